@@ -1,0 +1,37 @@
+# Two commands set everything up: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PORT ?= 8000
+
+# Tests talk to the real services; point them elsewhere with DATABASE_URL / REDIS_URL.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/practika
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test bench clean
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.test: $(VENV)/.runtime requirements-test.txt
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py setup_periodic_tasks
+	PATH="$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) web worker beat
+
+test: $(VENV)/.test
+	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
+	REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.test
+	@echo "make bench: no benchmarks yet (issue 7)"; exit 1
+
+clean:
+	rm -rf $(VENV) .var staticfiles

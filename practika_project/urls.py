@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("web.accounts.urls")),
+    path("core/api/", include("web.api.urls")),
+    path("core/health/", include("web.health.urls")),
+    path("", include("web.videos.urls")),
+    path("", include("web.pages.urls")),
+]
+
+handler404 = "web.errors.not_found"
+handler500 = "web.errors.server_error"

@@ -1,0 +1,175 @@
+"""Shared fixtures: real services, real processes, real media.
+
+With CI=true a test that needs PostgreSQL, Redis, ffmpeg or Chromium fails when it is missing;
+elsewhere it is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+CI = os.environ.get("CI") == "true"
+VENV_BIN = str(Path(sys.executable).parent)
+
+
+def need(what: str, available: bool) -> None:
+    if available:
+        return
+    if CI:
+        pytest.fail(f"{what} is required but missing (CI=true makes this a failure, not a skip)")
+    pytest.skip(f"{what} is not available here")
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return Path(settings.MEDIA_ROOT)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL", "")
+    try:
+        ok = bool(url) and redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        ok = False
+    need(f"Redis at REDIS_URL={url!r}", ok)
+    return url
+
+
+@pytest.fixture
+def clean_redis(redis_url) -> str:
+    """An empty Redis database, so no message from an earlier test reaches this one's worker."""
+    redis.Redis.from_url(redis_url).flushdb()
+    return redis_url
+
+
+@pytest.fixture
+def postgres(db) -> None:
+    need("PostgreSQL (DATABASE_URL=postgres://...)", connection.vendor == "postgresql")
+
+
+@pytest.fixture
+def ffmpeg() -> str:
+    path = shutil.which("ffmpeg")
+    need("ffmpeg on PATH", path is not None)
+    return path
+
+
+def procfile() -> dict[str, str]:
+    lines = (BASE_DIR / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+    stopped_in: float | None = field(default=None)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, text: str, timeout: float = 30) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if text in self.output():
+                return
+            if self.popen.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name} did not print {text!r} in {timeout} s:\n{self.output()[-4000:]}")
+
+    def signal(self, signum: int) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signum)
+
+    def stop(self, timeout: float = 30) -> int:
+        started = time.monotonic()
+        self.signal(signal.SIGTERM)
+        try:
+            code = self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            code = self.popen.wait()
+            self.stopped_in = None
+            return code
+        self.stopped_in = time.monotonic() - started
+        return code
+
+
+@pytest.fixture
+def live_env(transactional_db, clean_redis, media_root, tmp_path) -> dict[str, str]:
+    """Environment for real child processes that share this test's database and media."""
+    need("PostgreSQL (DATABASE_URL=postgres://...)", connection.vendor == "postgresql")
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "practika_project.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": clean_redis,
+        "MEDIA_ROOT": str(media_root),
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    return env
+
+
+@pytest.fixture
+def processes(live_env, tmp_path):
+    """Start commands (Procfile lines) as real processes; whatever is left is stopped after."""
+    started: list[Proc] = []
+
+    def start(name: str, command: str | None = None, **env: str) -> Proc:
+        log = tmp_path / f"{name}-{len(started)}.log"
+        popen = subprocess.Popen(
+            ["bash", "-c", f"exec {command or procfile()[name]}"],
+            cwd=BASE_DIR,
+            env={**live_env, **env},
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        proc = Proc(name, popen, log)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.popen.poll() is None:
+            proc.signal(signal.SIGKILL)
+            proc.popen.wait()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30, **kwargs) -> requests.Response:
+    end = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < end:
+        try:
+            return requests.get(url, timeout=5, **kwargs)
+        except requests.ConnectionError as exc:
+            last = exc
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {timeout} s: {last}")

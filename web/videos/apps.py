@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class VideosConfig(AppConfig):
+    name = "web.videos"
+    label = "videos"
