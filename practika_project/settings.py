@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "web.videos",
+    "web.uploads",
     "web.health",
     "web.pages",
     "web.accounts",

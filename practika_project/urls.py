@@ -8,7 +8,7 @@ urlpatterns = [
     path("accounts/", include("web.accounts.urls")),
     path("core/api/", include("web.api.urls")),
     path("core/health/", include("web.health.urls")),
-    path("", include("web.videos.urls")),
+    path("media/", include("web.media.urls")),
     path("", include("web.pages.urls")),
 ]
 
