@@ -129,8 +129,12 @@ if REDIS_URL:
         CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": ssl.CERT_NONE}
 else:
     _broker_dir = VAR_DIR / "broker"
-    CELERY_BROKER_URL = "filesystem://"
+    for _folder in ("queue", "control", "processed"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # The default 1 s poll makes every job and every worker ping wait a second.
+        "polling_interval": 0.1,
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "control_folder": str(_broker_dir / "control"),
@@ -191,6 +195,10 @@ WHITENOISE_AUTOREFRESH = DEBUG
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=2 * 1024**3)
 MAX_VIDEO_SECONDS = env.float("MAX_VIDEO_SECONDS", default=3 * 3600)
 MEDIA_URL_MAX_AGE = env.int("MEDIA_URL_MAX_AGE", default=3600)
+# tus uploads: idle ones (and their bytes) are removed after this long. Clients are told to send
+# chunks of UPLOAD_CHUNK_BYTES (the Practika-Upload-Chunk-Size header); S3 parts need >= 5 MiB.
+UPLOAD_EXPIRY_SECONDS = env.int("UPLOAD_EXPIRY_SECONDS", default=24 * 3600)
+UPLOAD_CHUNK_BYTES = env.int("UPLOAD_CHUNK_BYTES", default=8 * 1024 * 1024)
 # Uploads stream to disk: Django never holds more than this much of a request in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
