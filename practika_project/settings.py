@@ -208,6 +208,23 @@ FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR", default=None)
 SELF_CHECK_INTERVAL = env.int("SELF_CHECK_INTERVAL", default=60)
 HEALTH_ALERT_WEBHOOK_URL = env("HEALTH_ALERT_WEBHOOK_URL", default="")
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.5)
+# Thresholds of the scheduled report (seconds unless named otherwise); README lists them.
+HEALTH_MAX_PENDING_AGE = env.int("HEALTH_MAX_PENDING_AGE", default=15 * 60)
+HEALTH_MAX_PROCESSING_AGE = env.int("HEALTH_MAX_PROCESSING_AGE", default=VIDEO_JOB_TIME_LIMIT)
+HEALTH_MAX_FAILED_24H = env.int("HEALTH_MAX_FAILED_24H", default=20)
+HEALTH_MAX_SHORT_QUEUE_DEPTH = env.int("HEALTH_MAX_SHORT_QUEUE_DEPTH", default=100)
+HEALTH_MIN_DISK_FREE_MB = env.int("HEALTH_MIN_DISK_FREE_MB", default=1024)
+# Healing: pending videos no job claimed, processing videos whose heartbeat stopped.
+HEAL_UNCLAIMED_AFTER = env.int("HEAL_UNCLAIMED_AFTER", default=10 * 60)
+HEAL_SILENT_AFTER = env.int("HEAL_SILENT_AFTER", default=10 * 60)
+# A status change alerts only once it held for this many consecutive reports (no flapping storm).
+HEALTH_ALERT_CONFIRMATIONS = env.int("HEALTH_ALERT_CONFIRMATIONS", default=2)
+CANARY_INTERVAL = env.int("CANARY_INTERVAL", default=3600)
+CANARY_TIMEOUT = env.int("CANARY_TIMEOUT", default=300)
+MAINTENANCE_INTERVAL = env.int("MAINTENANCE_INTERVAL", default=24 * 3600)
+HEALTH_REPORT_RETENTION_DAYS = env.int("HEALTH_REPORT_RETENTION_DAYS", default=14)
+# A stored file younger than this is never swept as an orphan: its row may not be committed yet.
+ORPHAN_MIN_AGE = env.int("ORPHAN_MIN_AGE", default=24 * 3600)
 
 # --- Auth and API ---------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
