@@ -69,6 +69,17 @@ def ffmpeg() -> str:
     return path
 
 
+@pytest.fixture
+def clip(tmp_path, ffmpeg):
+    """Factory for real clips under this test's tmp_path: clip("a.mov", rotate=90) -> Path."""
+    from tests.media import make_clip
+
+    def make(name: str = "clip.mp4", **options) -> Path:
+        return make_clip(tmp_path / name, **options)
+
+    return make
+
+
 def procfile() -> dict[str, str]:
     lines = (BASE_DIR / "Procfile").read_text().splitlines()
     return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))

@@ -1,0 +1,191 @@
+"""Finding ffmpeg and running it, or anything else that parses uploads, inside a fence.
+
+An upload is hostile until proven otherwise, and demuxers and decoders have a long history of
+memory bugs. So every child that reads one gets a CPU-time and an address-space limit, a lower
+priority and a thread cap (a 2-core dyno must keep serving pages while it transcodes), and a
+wall-clock timeout. Inputs are opened through the file protocol only, with the demuxer forced to
+the probed one, which is never a format that follows references to other files (HLS and DASH
+playlists, concat lists, image sequences, subfile, QuickTime external data references): a crafted
+upload could otherwise make ffmpeg read /etc/passwd, or another user's video, into our output.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+# Demuxers (their first short name) that read one self-contained file and hold real video.
+VIDEO_FORMATS = ("mov", "matroska", "avi", "mpegts", "mpeg", "flv", "asf", "ogg")
+# Options that switch off the few reference-following features these demuxers have.
+FORMAT_OPTIONS = {"mov": ("-enable_drefs", "0", "-use_absolute_path", "0")}
+
+DEFAULT_MAX_MEMORY_BYTES = 3 * 1024**3
+DEFAULT_THREADS = 2
+NICENESS = 10
+
+
+class FFmpegError(Exception):
+    """A fenced child failed, hit a limit or ran out of time; str() ends with its last log lines."""
+
+    def __init__(self, message: str, *, over_limit: bool = False) -> None:
+        super().__init__(message)
+        self.over_limit = over_limit
+
+
+def ffmpeg_binary() -> str:
+    """ffmpeg from PATH (Debian's in the image), else the static build imageio-ffmpeg ships."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, not {raw!r}")
+    return value
+
+
+def threads() -> int:
+    return _env_int("FFMPEG_THREADS", DEFAULT_THREADS)
+
+
+def max_memory_bytes() -> int:
+    return _env_int("FFMPEG_MAX_MEMORY_BYTES", DEFAULT_MAX_MEMORY_BYTES)
+
+
+def input_args(path: Path, fmt: str, *, seek: float | None = None, read_seconds: float | None = None) -> list[str]:
+    """Arguments that open one untrusted file: file protocol only, demuxer forced and vetted."""
+    if fmt not in VIDEO_FORMATS:
+        raise ValueError(f"refusing to open {fmt!r}: not a self-contained video format")
+    args = [
+        "-protocol_whitelist", "file",
+        "-format_whitelist", ",".join(VIDEO_FORMATS),
+        "-f", fmt,
+        *FORMAT_OPTIONS.get(fmt, ()),
+        "-threads", str(threads()),
+    ]  # fmt: skip
+    if seek is not None:
+        args += ["-ss", f"{seek:.3f}"]
+    if read_seconds is not None:
+        args += ["-t", f"{read_seconds:.3f}"]
+    # The "file:" prefix keeps a path from ever being read as another protocol's URL.
+    return [*args, "-i", f"file:{path}"]
+
+
+def run_ffmpeg(
+    args: Sequence[str],
+    *,
+    timeout: float,
+    cpu_seconds: float,
+    on_seconds: Callable[[float], None] | None = None,
+) -> None:
+    """Run ffmpeg with args; on_seconds gets the output position (s) from `-progress` as it moves."""
+    argv = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y"]
+    argv += ["-progress", "pipe:1", *args]
+
+    def on_line(line: str) -> None:
+        key, _, value = line.partition("=")
+        # out_time_us is "N/A" until the first frame is written.
+        if on_seconds and key == "out_time_us" and value.strip().lstrip("-").isdigit():
+            on_seconds(max(0, int(value)) / 1_000_000)
+
+    run_limited(argv, timeout=timeout, cpu_seconds=cpu_seconds, on_line=on_line)
+
+
+def _limit_child(cpu_seconds: int, memory: int) -> Callable[[], None]:
+    def apply() -> None:
+        # Runs in the child between fork and exec: plain system calls only.
+        os.nice(NICENESS)
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+def run_limited(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    cpu_seconds: float,
+    on_line: Callable[[str], None],
+    cwd: Path | None = None,
+) -> None:
+    """Run argv fenced; each stdout line goes to on_line as it arrives. Raises FFmpegError."""
+    env = {
+        **os.environ,
+        # glibc reserves 64 MiB of address space per malloc arena and thread; without a cap a
+        # many-threaded encoder trips RLIMIT_AS long before it uses that much memory.
+        "MALLOC_ARENA_MAX": "2",
+    }
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
+        preexec_fn=_limit_child(int(cpu_seconds) + 1, max_memory_bytes()),
+    )
+    tail: deque[str] = deque(maxlen=20)
+    drain = threading.Thread(target=lambda: tail.extend(_lines(proc.stderr)), daemon=True)
+    drain.start()
+    timed_out = threading.Event()
+
+    def kill() -> None:
+        timed_out.set()
+        _kill_group(proc)
+
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        for line in _lines(proc.stdout):
+            on_line(line)
+        code = proc.wait()
+    except BaseException:
+        _kill_group(proc)
+        proc.wait()
+        raise
+    finally:
+        timer.cancel()
+        drain.join(5)
+    if code == 0 and not timed_out.is_set():
+        return
+    log = "\n".join(tail)
+    name = Path(argv[0]).name
+    if timed_out.is_set():
+        raise FFmpegError(f"{name} ran past its {timeout:.0f} s timeout\n{log}", over_limit=True)
+    if code in (-signal.SIGXCPU, -signal.SIGKILL):
+        raise FFmpegError(f"{name} hit its {cpu_seconds:.0f} CPU-second limit\n{log}", over_limit=True)
+    raise FFmpegError(f"{name} exited with {code}\n{log}")
+
+
+def _lines(stream) -> Iterator[str]:
+    for raw in iter(stream.readline, b""):
+        yield raw.decode("utf-8", "replace").rstrip("\n")
+    stream.close()
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
