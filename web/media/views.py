@@ -1,0 +1,61 @@
+"""GET /media/<name>: stored files of videos, checked against signature or visibility."""
+
+from __future__ import annotations
+
+import time
+
+from django.core.files.storage import default_storage
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.views.decorators.http import require_safe
+
+from web.media.ranges import ranged_file_response
+from web.media.signing import media_signature_valid
+from web.media.storage import uses_s3
+from web.videos.models import Video
+
+PUBLIC_MAX_AGE = 300
+
+
+def _safe_name(name: str) -> bool:
+    parts = name.split("/")
+    return (
+        len(parts) >= 3
+        and parts[0] == "videos"
+        and all(part not in ("", ".", "..") for part in parts)
+        and "\\" not in name
+        and "\x00" not in name
+    )
+
+
+def _public_file(name: str) -> bool:
+    """A public video's file; its original stays the owner's (only ever signed)."""
+    video_id = name.split("/")[1]
+    return Video.objects.filter(id=video_id, visibility=Video.Visibility.PUBLIC).exclude(original=name).exists()
+
+
+@require_safe
+def serve(request: HttpRequest, name: str) -> HttpResponse:
+    if not _safe_name(name):
+        raise Http404("No such file.")
+    expires, signature = request.GET.get("e"), request.GET.get("s")
+    if expires is not None or signature is not None:
+        if not media_signature_valid(name, expires or "", signature or ""):
+            raise Http404("No such file.")
+        cache_control = f"private, max-age={max(int(expires) - int(time.time()), 0)}"
+    elif _public_file(name):
+        cache_control = f"public, max-age={PUBLIC_MAX_AGE}"
+    else:
+        raise Http404("No such file.")
+
+    if uses_s3():
+        # The bucket answers Range itself; its presigned URL expires like ours.
+        response = HttpResponseRedirect(default_storage.url(name))
+        response["Cache-Control"] = "private, no-store"
+        return response
+    try:
+        f = open(default_storage.path(name), "rb")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise Http404("No such file.") from None
+    response = ranged_file_response(request, f, name)
+    response["Cache-Control"] = cache_control
+    return response

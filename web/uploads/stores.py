@@ -1,0 +1,176 @@
+"""Where the bytes of an upload in progress live: a file on local disk, or an S3 multipart upload.
+
+Both are reachable from every web process (the local one because local disk is only used when
+there is one machine), so chunk N+1 may arrive anywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from web.media.storage import uses_s3
+from web.uploads.models import Upload
+
+S3_MIN_PART_BYTES = 5 * 1024 * 1024
+S3_MAX_PARTS = 10_000
+
+
+def chunk_bytes() -> int:
+    """The PATCH size clients are told to use (Practika-Upload-Chunk-Size).
+
+    With S3 it is also the part size: parts must be >= 5 MiB and at most 10,000 per upload.
+    """
+    size = settings.UPLOAD_CHUNK_BYTES
+    if uses_s3():
+        size = max(size, S3_MIN_PART_BYTES, math.ceil(settings.MAX_UPLOAD_BYTES / S3_MAX_PARTS))
+    return size
+
+
+class Store(Protocol):
+    def begin(self, upload: Upload) -> None: ...
+
+    def append(self, upload: Upload, chunks: Iterable[bytes], verify: Callable[[], None]) -> int: ...
+
+    def discard(self, upload: Upload) -> None: ...
+
+
+class LocalStore:
+    """Appends to the video's future original file under MEDIA_ROOT."""
+
+    def begin(self, upload: Upload) -> None:
+        path = default_storage.path(upload.original_name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, "wb").close()
+
+    def append(self, upload: Upload, chunks: Iterable[bytes], verify: Callable[[], None]) -> int:
+        received = 0
+        with open(default_storage.path(upload.original_name), "r+b") as f:
+            # Bytes past the recorded offset come from a chunk that was never acknowledged
+            # (a failed checksum, a crash before the commit): they are overwritten.
+            f.seek(upload.offset)
+            for chunk in chunks:
+                f.write(chunk)
+                received += len(chunk)
+            f.truncate()
+        verify()
+        return received
+
+    def discard(self, upload: Upload) -> None:
+        default_storage.delete(upload.original_name)
+
+
+class S3Store:
+    """An S3 multipart upload of equal parts of chunk_bytes(); the last one may be shorter.
+
+    A PATCH that ends between part boundaries leaves its remainder (the "tail", shorter than a
+    part) in the bucket as uploads/<key>/tail-<parts>; the next PATCH prepends it to its bytes.
+    The tail is only ever rewritten with a longer copy that starts with the same bytes, so its
+    first (offset - parts * part size) bytes are always the ones the database acknowledged.
+    """
+
+    def __init__(self) -> None:
+        self.storage = default_storage
+        self.client = default_storage.connection.meta.client
+        self.bucket = default_storage.bucket_name
+
+    def _key(self, name: str) -> str:
+        from storages.utils import clean_name
+
+        return self.storage._normalize_name(clean_name(name))
+
+    def _tail_key(self, upload: Upload, parts: int) -> str:
+        return self._key(f"uploads/{upload.key}/tail-{parts}")
+
+    def begin(self, upload: Upload) -> None:
+        response = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=self._key(upload.original_name), ContentType="application/octet-stream"
+        )
+        upload.s3_upload_id = response["UploadId"]
+        upload.s3_parts = []
+
+    def append(self, upload: Upload, chunks: Iterable[bytes], verify: Callable[[], None]) -> int:
+        part_size = chunk_bytes()
+        parts = list(upload.s3_parts)
+        tail_length = upload.offset - len(parts) * part_size
+        received = 0
+        # The spool is on disk: at most one part of it ever exists, and never in memory.
+        with tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR) as spool:
+            if tail_length:
+                self._read_tail(upload, len(parts), tail_length, spool)
+            for chunk in chunks:
+                received += len(chunk)
+                view = memoryview(chunk)
+                while view:
+                    room = part_size - spool.tell()
+                    spool.write(view[:room])
+                    view = view[room:]
+                    if spool.tell() == part_size:
+                        parts.append(self._upload_part(upload, len(parts) + 1, spool))
+            verify()
+            if upload.offset + received == upload.length:
+                if spool.tell() or not parts:
+                    parts.append(self._upload_part(upload, len(parts) + 1, spool))
+                self._complete(upload, parts)
+            elif spool.tell():
+                spool.seek(0)
+                self.client.upload_fileobj(spool, self.bucket, self._tail_key(upload, len(parts)))
+        if len(parts) != len(upload.s3_parts) and tail_length:
+            old_tail = self._tail_key(upload, len(upload.s3_parts))
+            transaction.on_commit(lambda: self.client.delete_object(Bucket=self.bucket, Key=old_tail))
+        upload.s3_parts = parts
+        return received
+
+    def _read_tail(self, upload: Upload, parts: int, length: int, spool) -> None:
+        body = self.client.get_object(
+            Bucket=self.bucket, Key=self._tail_key(upload, parts), Range=f"bytes=0-{length - 1}"
+        )["Body"]
+        for block in body.iter_chunks(64 * 1024):
+            spool.write(block)
+
+    def _upload_part(self, upload: Upload, number: int, spool) -> str:
+        length = spool.tell()
+        spool.seek(0)
+        response = self.client.upload_part(
+            Bucket=self.bucket,
+            Key=self._key(upload.original_name),
+            UploadId=upload.s3_upload_id,
+            PartNumber=number,
+            Body=spool,
+            ContentLength=length,
+        )
+        spool.seek(0)
+        spool.truncate()
+        return response["ETag"]
+
+    def _complete(self, upload: Upload, parts: list[str]) -> None:
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=self._key(upload.original_name),
+            UploadId=upload.s3_upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(parts, 1)]},
+        )
+        transaction.on_commit(lambda: self._delete_tails(upload))
+
+    def _delete_tails(self, upload: Upload) -> None:
+        listing = self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._key(f"uploads/{upload.key}/"))
+        for item in listing.get("Contents", []):
+            self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
+
+    def discard(self, upload: Upload) -> None:
+        if upload.completed_at is None and upload.s3_upload_id:
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self._key(upload.original_name), UploadId=upload.s3_upload_id
+            )
+        self._delete_tails(upload)
+
+
+def store() -> Store:
+    return S3Store() if uses_s3() else LocalStore()

@@ -1,0 +1,195 @@
+"""tus 1.0.0 (core, creation, termination, checksum, expiration) at /core/api/uploads/.
+
+DRF's APIView gives these views the API's authentication (session with CSRF, or Token) and JSON
+errors; the body of a PATCH is read here in small blocks and streamed into storage.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils.http import http_date
+from rest_framework.exceptions import APIException
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.views import APIView
+
+from web.api.errors import json_error
+from web.uploads.models import Upload
+from web.uploads.services import (
+    CHECKSUM_MISMATCH,
+    UploadError,
+    upload_abandon,
+    upload_append,
+    upload_create,
+    upload_get,
+)
+from web.uploads.stores import chunk_bytes
+
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = "creation,termination,checksum,expiration"
+CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": hashlib.md5}
+# Clients should send PATCH bodies of this many bytes (with S3 storage: the multipart part size).
+CHUNK_SIZE_HEADER = "Practika-Upload-Chunk-Size"
+VIDEO_ID_HEADER = "Practika-Video-Id"
+OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
+READ_BLOCK = 64 * 1024
+
+BAD_TUS_VERSION = "This server speaks tus 1.0.0 (Tus-Resumable: 1.0.0)."
+BAD_LENGTH = "Upload-Length must be a whole number of bytes."
+BAD_METADATA = "Upload-Metadata is not valid tus metadata."
+BAD_OFFSET = "Upload-Offset must be a whole number of bytes."
+BAD_CONTENT_TYPE = f"PATCH bodies must be {OFFSET_CONTENT_TYPE}."
+BAD_CHECKSUM_HEADER = "Upload-Checksum must be '<algorithm> <base64 digest>' with one of: {algorithms}."
+NEED_CONTENT_LENGTH = "PATCH needs a Content-Length."
+
+
+class TusVersionMismatch(APIException):
+    status_code = 412
+    default_detail = BAD_TUS_VERSION
+
+
+class TusView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get_permissions(self):
+        # Capability discovery (and CORS preflights) carry no credentials.
+        return [] if self.request.method == "OPTIONS" else super().get_permissions()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.method != "OPTIONS" and request.headers.get("Tus-Resumable") != TUS_VERSION:
+            raise TusVersionMismatch()
+
+    def handle_exception(self, exc):
+        if isinstance(exc, UploadError):
+            return json_error(str(exc), exc.status)
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Tus-Resumable"] = TUS_VERSION
+        if request.method == "OPTIONS" or response.status_code == 412:
+            response["Tus-Version"] = TUS_VERSION
+        return response
+
+    def options(self, request, *args, **kwargs):
+        response = HttpResponse(status=204)
+        response["Tus-Extension"] = TUS_EXTENSIONS
+        response["Tus-Max-Size"] = str(settings.MAX_UPLOAD_BYTES)
+        response["Tus-Checksum-Algorithm"] = ",".join(CHECKSUMS)
+        response[CHUNK_SIZE_HEADER] = str(chunk_bytes())
+        return response
+
+
+def _state_headers(response: HttpResponse, upload: Upload) -> HttpResponse:
+    response["Upload-Offset"] = str(upload.offset)
+    response["Cache-Control"] = "no-store"
+    response[CHUNK_SIZE_HEADER] = str(chunk_bytes())
+    if upload.completed_at is None:
+        response["Upload-Expires"] = http_date(upload.expires_at.timestamp())
+    else:
+        response[VIDEO_ID_HEADER] = upload.video_id
+    return response
+
+
+def _whole_number(value: str | None, message: str) -> int:
+    if value is None or not value.isdigit():
+        raise UploadError(message, 400)
+    return int(value)
+
+
+def _metadata(header: str) -> dict[str, str]:
+    pairs = {}
+    for item in filter(None, (part.strip() for part in header.split(","))):
+        key, _, value = item.partition(" ")
+        try:
+            pairs[key] = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise UploadError(BAD_METADATA, 400) from None
+    return pairs
+
+
+class UploadCollection(TusView):
+    def post(self, request):
+        length = _whole_number(request.headers.get("Upload-Length"), BAD_LENGTH)
+        meta = _metadata(request.headers.get("Upload-Metadata", ""))
+        upload = upload_create(
+            owner=request.user,
+            length=length,
+            filename=meta.get("filename", ""),
+            title=meta.get("title", ""),
+            description=meta.get("description", ""),
+            visibility=meta.get("visibility") or "private",
+        )
+        response = _state_headers(HttpResponse(status=201), upload)
+        response["Location"] = reverse("api-upload", args=[upload.key])
+        return response
+
+
+class UploadResource(TusView):
+    def head(self, request, key: str):
+        upload = upload_get(owner=request.user, key=key)
+        response = _state_headers(HttpResponse(status=200), upload)
+        response["Upload-Length"] = str(upload.length)
+        return response
+
+    def patch(self, request, key: str):
+        if request.content_type.split(";")[0].strip() != OFFSET_CONTENT_TYPE:
+            raise UploadError(BAD_CONTENT_TYPE, 415)
+        offset = _whole_number(request.headers.get("Upload-Offset"), BAD_OFFSET)
+        # Django reads nothing of a body without a Content-Length (chunked transfer).
+        content_length = _whole_number(request.headers.get("Content-Length"), NEED_CONTENT_LENGTH)
+        digest, expected = _checksum(request.headers.get("Upload-Checksum"))
+
+        def verify() -> None:
+            if digest is not None and digest.digest() != expected:
+                raise UploadError(CHECKSUM_MISMATCH, 460)
+
+        upload = upload_append(
+            owner=request.user,
+            key=key,
+            offset=offset,
+            content_length=content_length,
+            chunks=_body(request, content_length, digest),
+            verify=verify,
+        )
+        return _state_headers(HttpResponse(status=204), upload)
+
+    def delete(self, request, key: str):
+        upload_abandon(owner=request.user, key=key)
+        return HttpResponse(status=204)
+
+
+def _checksum(header: str | None):
+    if header is None:
+        return None, None
+    algorithm, _, encoded = header.partition(" ")
+    try:
+        expected = base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        expected = None
+    if algorithm not in CHECKSUMS or not expected:
+        raise UploadError(BAD_CHECKSUM_HEADER.format(algorithms=", ".join(CHECKSUMS)), 400)
+    return CHECKSUMS[algorithm](), expected
+
+
+def _body(request, length: int, digest) -> Iterator[bytes]:
+    """The PATCH body in small blocks; ends early, without error, if the client went away."""
+    left = length
+    while left > 0:
+        try:
+            block = request.read(min(READ_BLOCK, left))
+        except OSError:  # the connection dropped (gunicorn raises NoMoreData, an IOError)
+            return
+        if not block:
+            return
+        if digest is not None:
+            digest.update(block)
+        left -= len(block)
+        yield block
