@@ -1,28 +1,122 @@
-"""The scheduled self-check: run the service checks and keep the result as a health report."""
+"""The scheduled self-check: run every check, heal what it can, keep the result as a health
+report, and alert when the confirmed status changes."""
 
 from __future__ import annotations
 
+import logging
 import time
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
 
-from web.health.checks import SERVICE_CHECKS, overall_status, run_checks
+from web.health.checks import REPORT_CHECKS, overall_status, run_checks, run_one
 from web.health.models import HealthReport
+from workers.alerts import alert_send
+from workers.schedule import self_check_interval
+
+log = logging.getLogger(__name__)
 
 
-def report_record(*, now: float | None = None) -> HealthReport | None:
-    """Record this period's report; None when another beat already recorded it."""
+def report_record(*, now: float | None = None, recorded_by: str = "worker") -> HealthReport | None:
+    """Record this period's report; None when another beat's task already claimed the period.
+
+    Two beats (a deploy overlap) each send the task once per interval. The period is the
+    interval-long slot the task runs in; the first task to claim it (a cache `add`, then the
+    unique `period` column as the final word when the cache is down) records the report, the
+    other returns at once, before any check or healing runs.
+    """
     now = time.time() if now is None else now
-    period = int(now // settings.SELF_CHECK_INTERVAL)
+    interval = self_check_interval()
+    period = int(now // interval)
+    if not period_claim(period=period, interval=interval):
+        return None
     if HealthReport.objects.filter(period=period).exists():
         return None
+    previous = HealthReport.objects.filter(period__isnull=False).first()
     started = time.perf_counter()
-    results = run_checks(SERVICE_CHECKS)
-    duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    results = run_checks(REPORT_CHECKS)
+    results.update(heal())
+    elapsed = time.perf_counter() - started
+    results["scheduler"] = scheduler_entry(previous=previous, now=now + elapsed, interval=interval)
+    results["scheduler"]["recorded_by"] = recorded_by
+    duration_ms = round(elapsed * 1000, 2)
     try:
-        return HealthReport.objects.create(
-            status=overall_status(results), duration_ms=duration_ms, checks=results, period=period
-        )
+        with transaction.atomic():
+            report = HealthReport.objects.create(
+                status=overall_status(results), duration_ms=duration_ms, checks=results, period=period
+            )
     except IntegrityError:
         return None
+    report_confirm(report=report)
+    return report
+
+
+def period_claim(*, period: int, interval: int) -> bool:
+    try:
+        return cache.add(f"health:period:{period}", "1", timeout=2 * interval)
+    except Exception:  # the cache is down (the report will say so): the unique period decides
+        return True
+
+
+def scheduler_entry(*, previous: HealthReport | None, now: float, interval: int) -> dict:
+    """Time since the previous report; past three intervals it was a gap, and we say how long."""
+    entry: dict = {"ok": True, "latency_ms": 0.0}
+    if previous is None:
+        return entry
+    since = now - previous.created_at.timestamp()
+    entry["since_previous_seconds"] = round(since, 1)
+    if since > 3 * interval:
+        entry["gap_seconds"] = round(since, 1)
+        log.warning("first self-check report after a gap of %.0f s (beat or the short queue was down)", since)
+    return entry
+
+
+def heal() -> dict[str, dict]:
+    """Each healing step is recorded with what it did; one failing does not stop the others."""
+    return {
+        "heal_unclaimed": run_one(_requeue_unclaimed),
+        "heal_silent": run_one(_recover_silent),
+        "uploads": run_one(_expire_uploads),
+    }
+
+
+def _requeue_unclaimed() -> dict:
+    from workers.video import video_requeue_unclaimed
+
+    return {"requeued": video_requeue_unclaimed(older_than=timedelta(seconds=settings.HEAL_UNCLAIMED_AFTER))}
+
+
+def _recover_silent() -> dict:
+    from workers.video import video_recover_silent
+
+    return {"recovered": video_recover_silent(silent_for=timedelta(seconds=settings.HEAL_SILENT_AFTER))}
+
+
+def _expire_uploads() -> dict:
+    from web.uploads.services import uploads_expire
+
+    return {"abandoned_expired": uploads_expire()}
+
+
+def report_confirm(*, report: HealthReport) -> None:
+    """Settle the confirmed status, and alert when it changed.
+
+    A status is confirmed once HEALTH_ALERT_CONFIRMATIONS reports in a row have it; until then
+    the previous confirmed status stands. The very first confirmed status alerts nobody.
+    """
+    needed = max(1, settings.HEALTH_ALERT_CONFIRMATIONS)
+    earlier = list(
+        HealthReport.objects.filter(period__isnull=False, created_at__lte=report.created_at)
+        .exclude(pk=report.pk)
+        .order_by("-created_at", "-pk")
+        .values_list("status", "confirmed")[: max(needed - 1, 1)]
+    )
+    previous = earlier[0][1] if earlier else ""
+    streak = [report.status, *(status for status, _ in earlier)][:needed]
+    settled = len(streak) == needed and len(set(streak)) == 1
+    report.confirmed = report.status if settled else previous
+    HealthReport.objects.filter(pk=report.pk).update(confirmed=report.confirmed)
+    if previous and report.confirmed != previous:
+        alert_send(report=report, previous=previous)

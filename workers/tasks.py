@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
+from workers import canary as canary_mod
+from workers import maintenance as maintenance_mod
 from workers import selfcheck
 
 log = logging.getLogger(__name__)
@@ -18,3 +21,23 @@ def self_check() -> str | None:
         return None
     log.info("self-check recorded report %s: %s", report.pk, report.status)
     return report.status
+
+
+# The short-queue half waits for the video-queue half, so its limits cover the canary's timeout.
+@shared_task(soft_time_limit=settings.CANARY_TIMEOUT + 30, time_limit=settings.CANARY_TIMEOUT + 60)
+def canary() -> bool:
+    run = canary_mod.canary_run()
+    log.log(logging.INFO if run.ok else logging.ERROR, "canary %s: ok=%s %s", run.pk, run.ok, run.reason)
+    return bool(run.ok)
+
+
+# Named video_* so the route puts it on the video queue, behind real jobs like a user's video.
+@shared_task(soft_time_limit=120, time_limit=150)
+def video_canary_task(run_id: str) -> None:
+    canary_mod.canary_process(run_id=run_id)
+
+
+@shared_task(soft_time_limit=600, time_limit=660)
+def maintenance() -> int:
+    run = maintenance_mod.maintenance_run()
+    return run.pk

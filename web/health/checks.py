@@ -1,36 +1,59 @@
 """Health checks shared by /core/health/ and the scheduled self-check.
 
-Each check is a plain function that returns a dict of details or raises; run_checks() runs them
-concurrently in daemon threads under one deadline, so a service that does not answer at all
-costs the caller at most the deadline.
+Each check is a plain function that returns a dict of details (with "ok": False when it found
+a problem it can describe) or raises; run_checks() runs them concurrently in daemon threads
+under one deadline, so a service that does not answer at all costs the caller at most the
+deadline. /core/health/ runs the fast service checks; the scheduled report runs them all.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+import shutil
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection
 from django.utils import timezone
 
 from practika_project.celery import app as celery_app
+from workers.ffmpeg import ffmpeg_binary
 
 CheckFn = Callable[[], dict]
 
+NO_WORKER = "no Celery worker answered within 1 s"
+NO_CONSUMER = "no worker consumes the {queue} queue"
+NO_REPORT = "no scheduled report yet: is beat running?"
+STALE_REPORT = "the latest scheduled report is {age:.0f} s old: is beat running?"
 
+
+def closes_connection(fn: CheckFn) -> CheckFn:
+    """Checks run in throwaway threads: never leave their database connection behind."""
+
+    @functools.wraps(fn)
+    def wrapper() -> dict:
+        try:
+            return fn()
+        finally:
+            connection.close()
+
+    return wrapper
+
+
+@closes_connection
 def check_database() -> dict:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    finally:
-        # Checks run in throwaway threads: never leave their connection behind.
-        connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
     return {}
 
 
@@ -43,13 +66,21 @@ def check_cache() -> dict:
     return {}
 
 
+def queues() -> tuple[str, ...]:
+    return (settings.VIDEO_QUEUE, settings.SHORT_QUEUE)
+
+
 def check_broker() -> dict:
     with celery_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
-        if conn.transport_cls in ("redis", "rediss"):
-            client = conn.default_channel.client
-            return {"queues": {q: client.llen(q) for q in (settings.VIDEO_QUEUE, settings.SHORT_QUEUE)}}
-    return {}
+        if conn.transport_cls not in ("redis", "rediss"):
+            return {}
+        client = conn.default_channel.client
+        depths = {q: client.llen(q) for q in queues()}
+    result: dict = {"queues": depths}
+    if depths[settings.SHORT_QUEUE] > settings.HEALTH_MAX_SHORT_QUEUE_DEPTH:
+        result.update(ok=False, error=f"{depths[settings.SHORT_QUEUE]} short jobs are waiting")
+    return result
 
 
 def check_storage() -> dict:
@@ -63,27 +94,109 @@ def check_storage() -> dict:
     return {}
 
 
+def queue_consumers(timeout: float = 1.0) -> dict[str, list[str]]:
+    """Which workers answer, and the queues each consumes: {worker: [queue, ...]}."""
+    replies = celery_app.control.inspect(timeout=timeout).active_queues() or {}
+    return {worker: sorted(q["name"] for q in qs) for worker, qs in replies.items()}
+
+
 def check_workers() -> dict:
-    replies = celery_app.control.ping(timeout=1.0) or []
-    names = sorted(name for reply in replies for name in reply)
-    if not names:
-        raise RuntimeError("no Celery worker answered a ping within 1 s")
-    return {"count": len(names), "names": names}
+    workers = queue_consumers()
+    if not workers:
+        raise RuntimeError(NO_WORKER)
+    consumers = {q: sorted(w for w, qs in workers.items() if q in qs) for q in queues()}
+    result: dict = {"count": len(workers), "names": sorted(workers), "consumers": consumers}
+    missing = [q for q, names in consumers.items() if not names]
+    if missing:
+        result.update(ok=False, error="; ".join(NO_CONSUMER.format(queue=q) for q in missing))
+    return result
 
 
+@closes_connection
 def check_scheduler() -> dict:
     from web.health.models import HealthReport
+    from workers.schedule import self_check_interval
 
-    try:
-        latest = HealthReport.objects.only("created_at").first()
-    finally:
-        connection.close()
+    latest = HealthReport.objects.filter(period__isnull=False).only("created_at").first()
     if latest is None:
-        raise RuntimeError("no scheduled report yet: is beat running?")
+        raise RuntimeError(NO_REPORT)
     age = (timezone.now() - latest.created_at).total_seconds()
-    if age > 3 * settings.SELF_CHECK_INTERVAL:
-        raise RuntimeError(f"the latest scheduled report is {age:.0f} s old: is beat running?")
+    if age > 3 * self_check_interval():
+        raise RuntimeError(STALE_REPORT.format(age=age))
     return {"age_seconds": round(age, 1)}
+
+
+def check_ffmpeg() -> dict:
+    out = subprocess.run([ffmpeg_binary(), "-version"], capture_output=True, text=True, timeout=5, check=True)
+    match = re.match(r"ffmpeg version (\S+)", out.stdout)
+    return {"version": match.group(1) if match else out.stdout.split("\n", 1)[0]}
+
+
+def check_disk() -> dict:
+    """Free space where media is kept on local disk; nothing to measure with S3."""
+    if not isinstance(default_storage, FileSystemStorage):
+        return {"local": False}
+    path = Path(settings.MEDIA_ROOT)
+    while not path.exists():
+        path = path.parent
+    free_mb = shutil.disk_usage(path).free // (1024 * 1024)
+    result: dict = {"local": True, "free_mb": free_mb}
+    if free_mb < settings.HEALTH_MIN_DISK_FREE_MB:
+        result.update(ok=False, error=f"only {free_mb} MB free under MEDIA_ROOT")
+    return result
+
+
+def _oldest_age(status: str, limit: int) -> dict:
+    from web.videos.models import Video
+
+    oldest = Video.objects.filter(status=status).order_by("created_at").first()
+    if oldest is None:
+        return {"count": 0}
+    age = (timezone.now() - oldest.created_at).total_seconds()
+    result: dict = {
+        "count": Video.objects.filter(status=status).count(),
+        "oldest_id": oldest.pk,
+        "age_seconds": round(age, 1),
+    }
+    if age > limit:
+        result.update(ok=False, error=f"video {oldest.pk} has been {status} for {age:.0f} s")
+    return result
+
+
+@closes_connection
+def check_pending() -> dict:
+    return _oldest_age("pending", settings.HEALTH_MAX_PENDING_AGE)
+
+
+@closes_connection
+def check_processing() -> dict:
+    return _oldest_age("processing", settings.HEALTH_MAX_PROCESSING_AGE)
+
+
+@closes_connection
+def check_failed() -> dict:
+    from web.videos.models import Video
+
+    since = timezone.now() - timedelta(hours=24)
+    count = Video.objects.filter(status="failed", processed_at__gte=since).count()
+    result: dict = {"count": count}
+    if count > settings.HEALTH_MAX_FAILED_24H:
+        result.update(ok=False, error=f"{count} videos failed in the last 24 hours")
+    return result
+
+
+@closes_connection
+def check_canary() -> dict:
+    """The latest finished canary: a failure keeps the report degraded until one passes."""
+    from web.health.models import CanaryRun
+
+    run = CanaryRun.objects.filter(finished_at__isnull=False).first()
+    if run is None:
+        return {"ran": False}
+    result: dict = {"ran": True, "at": run.finished_at.isoformat(), "duration_ms": run.duration_ms}
+    if not run.ok:
+        result.update(ok=False, error=run.reason)
+    return result
 
 
 SERVICE_CHECKS: dict[str, CheckFn] = {
@@ -94,16 +207,26 @@ SERVICE_CHECKS: dict[str, CheckFn] = {
     "workers": check_workers,
 }
 ENDPOINT_CHECKS: dict[str, CheckFn] = {**SERVICE_CHECKS, "scheduler": check_scheduler}
+REPORT_CHECKS: dict[str, CheckFn] = {
+    **SERVICE_CHECKS,
+    "ffmpeg": check_ffmpeg,
+    "disk": check_disk,
+    "pending": check_pending,
+    "processing": check_processing,
+    "failed": check_failed,
+    "canary": check_canary,
+}
 
 
-def _run_one(fn: CheckFn, out: dict) -> None:
+def run_one(fn: Callable[[], dict]) -> dict:
+    """Run one check or healing step: its details, ok, and latency; it never raises."""
     started = time.perf_counter()
     try:
         result = {"ok": True, **fn()}
     except Exception as exc:  # a check reports failure; it never raises to the caller
         result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
-    out.update(result)
+    return result
 
 
 def run_checks(checks: dict[str, CheckFn], deadline: float | None = None) -> dict[str, dict]:
@@ -111,7 +234,7 @@ def run_checks(checks: dict[str, CheckFn], deadline: float | None = None) -> dic
     results: dict[str, dict] = {name: {} for name in checks}
     threads = []
     for name, fn in checks.items():
-        t = threading.Thread(target=_run_one, args=(fn, results[name]), daemon=True)
+        t = threading.Thread(target=lambda n=name, f=fn: results[n].update(run_one(f)), daemon=True)
         t.start()
         threads.append((name, t))
     end = time.monotonic() + deadline
@@ -132,12 +255,11 @@ def overall_status(results: dict[str, dict]) -> str:
     return "ok" if all(r.get("ok") for r in results.values()) else "degraded"
 
 
+PUBLIC_KEYS = ("ok", "latency_ms", "count", "age_seconds")
+
+
 def public_view(results: dict[str, dict], *, staff: bool) -> dict[str, dict]:
     """Error details (exception text, hosts, ports, URLs) are for staff only."""
     if staff:
         return results
-    return {
-        name: {k: v for k, v in r.items() if k in ("ok", "latency_ms", "count", "age_seconds")}
-        for name, r in results.items()
-    }
-
+    return {name: {k: v for k, v in r.items() if k in PUBLIC_KEYS} for name, r in results.items()}

@@ -1,7 +1,8 @@
 """Write the periodic tasks declared in workers.schedule into django-celery-beat's tables.
 
-Idempotent, run by the release phase. An operator's change in the admin survives a release
-unless the code's definition of that task changed (its fingerprint is kept in `description`).
+Idempotent, run by the release phase. An operator's change in the admin (interval, enabled)
+survives a release unless the code's definition of that task changed: its fingerprint is kept
+in `description`. Tasks the code no longer declares are removed.
 """
 
 from __future__ import annotations
@@ -20,24 +21,33 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        for spec in periodic_tasks():
-            fingerprint = f"code:{spec.task}:{spec.every_seconds}:{spec.queue}"
+        declared = periodic_tasks()
+        for spec in declared:
             existing = PeriodicTask.objects.filter(name=spec.name).first()
-            if existing is not None and existing.description == fingerprint:
+            if existing is not None and existing.description == spec.fingerprint:
                 self.stdout.write(f"{spec.name}: unchanged")
                 continue
-            schedule, _ = IntervalSchedule.objects.get_or_create(
+            schedule = IntervalSchedule.objects.filter(
                 every=spec.every_seconds, period=IntervalSchedule.SECONDS
-            )
+            ).first() or IntervalSchedule.objects.create(every=spec.every_seconds, period=IntervalSchedule.SECONDS)
             PeriodicTask.objects.update_or_create(
                 name=spec.name,
                 defaults={
                     "task": spec.task,
                     "interval": schedule,
+                    "crontab": None,
+                    "solar": None,
+                    "clocked": None,
                     "queue": spec.queue,
                     "kwargs": json.dumps({}),
                     "enabled": True,
-                    "description": fingerprint,
+                    "description": spec.fingerprint,
                 },
             )
             self.stdout.write(f"{spec.name}: {'updated' if existing else 'created'}")
+        retired = PeriodicTask.objects.filter(description__startswith="code:").exclude(
+            name__in=[spec.name for spec in declared]
+        )
+        for task in retired:
+            task.delete()  # delete() per row, so beat's change signal fires
+            self.stdout.write(f"{task.name}: removed (no longer declared in code)")
