@@ -1,0 +1,158 @@
+"""Browser fixtures: the real web, worker and beat processes, and Debian's Chromium headless.
+
+The web process runs the development settings with DEBUG off: production's CSRF origin check
+refuses plain http, and DEBUG would replace our 404 page with Django's technical one. With DEBUG
+off WhiteNoise serves collected files, so the session collects them once first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BASE_DIR, free_port, need, wait_http
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = BASE_DIR / "tests" / "artifacts"
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 860}
+PASSWORD = "a-long practice passphrase"
+
+# Playwright's sync API keeps an asyncio loop marked running on this thread; the ORM calls the
+# tests make between browser steps are ordinary blocking calls, which Django must be told.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    need(f"Chromium at {CHROMIUM}", Path(CHROMIUM).exists())
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def collected_static() -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=BASE_DIR, check=True, env={**os.environ, "DJANGO_SETTINGS_MODULE": "practika_project.settings"},
+    )
+
+
+@dataclass
+class Live:
+    url: str
+    web: object
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, path: str) -> str:
+        return self.url + path
+
+
+@pytest.fixture
+def live(processes, collected_static, ffmpeg) -> Live:
+    """web, worker and beat as the Procfile starts them, on a free port."""
+    release = processes("release")
+    assert release.popen.wait(120) == 0, release.output()
+    port = free_port()
+    web = processes(
+        "web", PORT=str(port), DEBUG="false", WEB_CONCURRENCY="1", GUNICORN_THREADS="8",
+        UPLOAD_CHUNK_BYTES=str(256 * 1024),
+    )
+    processes("worker")
+    processes("beat")
+    url = f"http://127.0.0.1:{port}"
+    assert wait_http(url + "/core/health/live/", timeout=60).status_code == 200, web.output()
+    return Live(url, web)
+
+
+@dataclass
+class Browsing:
+    """Pages opened in one browser context, with every console error and page error they saw."""
+
+    context: object
+    errors: list[str] = field(default_factory=list)
+
+    def new_page(self, viewport: dict | None = None):
+        page = self.context.new_page()
+        if viewport:
+            page.set_viewport_size(viewport)
+        page.on("console", lambda m: m.type == "error" and self.errors.append(f"{page.url}: {m.text}"))
+        page.on("pageerror", lambda e: self.errors.append(f"{page.url}: {e}"))
+        # Leaving a page mid-upload asks "are you sure?": the tests mean it.
+        page.on("dialog", lambda d: d.accept())
+        return page
+
+
+@pytest.fixture
+def browse(chromium, request):
+    """browse() -> a fresh context (its own cookies); screenshots of its pages if the test fails."""
+    opened: list[Browsing] = []
+
+    def open_context() -> Browsing:
+        b = Browsing(chromium.new_context(viewport=DESKTOP))
+        b.context.set_default_timeout(20_000)
+        opened.append(b)
+        return b
+
+    yield open_context
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "_", request.node.name)
+        for i, b in enumerate(opened):
+            for j, page in enumerate(b.context.pages):
+                page.screenshot(path=str(ARTIFACTS / f"{name}-{i}-{j}.png"), full_page=True)
+    for b in opened:
+        b.context.close()
+
+
+def signup(page, live: Live, username: str) -> None:
+    page.goto(live("/accounts/signup/"))
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password confirmation").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url(live("/"))
+
+
+def login(page, live: Live, username: str) -> None:
+    page.goto(live("/accounts/login/"))
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(live("/"))
+
+
+def fits(page) -> None:
+    """No horizontal scroll: nothing is wider than the viewport."""
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow} px at {page.viewport_size['width']} px"
+
+
+def shoot(page, name: str) -> Path:
+    """A full-page screenshot under tests/artifacts/screens/, for people to look at."""
+    path = ARTIFACTS / "screens" / f"{name}-{page.viewport_size['width']}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    return path

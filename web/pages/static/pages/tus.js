@@ -1,0 +1,211 @@
+/* A small tus 1.0.0 client (core + creation + termination), written for Practika's pages.
+ *
+ * POST creates the upload with Upload-Length and base64 Upload-Metadata; PATCH sends chunks with
+ * Upload-Offset (XMLHttpRequest, for upload progress events); HEAD finds the server's offset
+ * after an error or a reload. The upload's URL is remembered in localStorage under a fingerprint
+ * of the file (name, size, mtime), so choosing the same file after a reload continues it.
+ */
+(function () {
+  "use strict";
+
+  const PREFIX = "practika.tus:";
+  const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
+  const DEFAULT_CHUNK = 8 * 1024 * 1024;
+  const VIDEO_ID_HEADER = "Practika-Video-Id";
+  const CHUNK_HEADER = "Practika-Upload-Chunk-Size";
+
+  function fingerprint(file) {
+    return PREFIX + [file.name, file.size, file.lastModified].join("|");
+  }
+
+  function encodeMetadata(meta) {
+    return Object.keys(meta)
+      .filter((k) => meta[k] !== undefined && meta[k] !== null && meta[k] !== "")
+      .map((k) => k + " " + btoa(String.fromCharCode(...new TextEncoder().encode(String(meta[k])))))
+      .join(",");
+  }
+
+  function stored() {
+    const out = [];
+    for (let i = 0; i < localStorage.length; i++) {
+      const key = localStorage.key(i);
+      if (key.startsWith(PREFIX)) {
+        try { out.push(Object.assign({ key }, JSON.parse(localStorage.getItem(key)))); } catch (e) { /* skip */ }
+      }
+    }
+    return out;
+  }
+
+  class HttpError extends Error {
+    constructor(message, status, retryable) { super(message); this.status = status; this.retryable = retryable; }
+  }
+
+  function request(method, url, headers, body, onProgress, track) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open(method, url);
+      Object.keys(headers).forEach((k) => xhr.setRequestHeader(k, headers[k]));
+      if (onProgress) xhr.upload.onprogress = (e) => onProgress(e.loaded);
+      xhr.onload = () => resolve(xhr);
+      xhr.onerror = () => reject(new HttpError("The connection dropped.", 0, true));
+      xhr.ontimeout = xhr.onerror;
+      xhr.onabort = () => reject(new HttpError("Stopped.", 0, true));
+      if (track) track(xhr);
+      xhr.send(body === undefined ? null : body);
+    });
+  }
+
+  function errorFrom(xhr) {
+    let message = "The server answered " + xhr.status + ".";
+    try { message = JSON.parse(xhr.responseText).error || message; } catch (e) { /* not JSON */ }
+    // Server trouble and rate limits pass; anything else the user must fix (too big, signed out).
+    return new HttpError(message, xhr.status, xhr.status >= 500 || xhr.status === 423 || xhr.status === 429);
+  }
+
+  class Upload {
+    constructor(file, options) {
+      this.file = file;
+      this.endpoint = options.endpoint;
+      this.metadata = options.metadata || {};
+      this.csrfToken = options.csrfToken || (() => "");
+      this.chunkSize = options.chunkSize || DEFAULT_CHUNK;
+      this.on = options.on || {};
+      this.key = fingerprint(file);
+      const previous = JSON.parse(localStorage.getItem(this.key) || "null");
+      this.url = previous && previous.url;
+      this.offset = 0;
+      this.videoId = null;
+      this.running = false;
+      this.generation = 0;
+      this.xhr = null;
+    }
+
+    get resumable() { return Boolean(this.url); }
+
+    emit(name, detail) { if (this.on[name]) this.on[name](detail); }
+
+    headers(extra) {
+      return Object.assign({ "Tus-Resumable": "1.0.0", "X-CSRFToken": this.csrfToken() }, extra || {});
+    }
+
+    learn(xhr) {
+      const hint = parseInt(xhr.getResponseHeader(CHUNK_HEADER), 10);
+      if (hint > 0) this.chunkSize = hint;
+      this.videoId = xhr.getResponseHeader(VIDEO_ID_HEADER) || this.videoId;
+    }
+
+    remember() {
+      localStorage.setItem(this.key, JSON.stringify({
+        url: this.url, name: this.file.name, size: this.file.size, metadata: this.metadata, at: Date.now(),
+      }));
+    }
+
+    forget() { localStorage.removeItem(this.key); }
+
+    async create() {
+      const xhr = await request("POST", this.endpoint, this.headers({
+        "Upload-Length": String(this.file.size),
+        "Upload-Metadata": encodeMetadata(Object.assign({ filename: this.file.name }, this.metadata)),
+      }), undefined, null, (x) => { this.xhr = x; });
+      if (xhr.status !== 201) throw errorFrom(xhr);
+      this.url = new URL(xhr.getResponseHeader("Location"), location.href).href;
+      this.offset = 0;
+      this.learn(xhr);
+      this.remember();
+    }
+
+    /* Ask the server how much it has; false when the upload is gone (expired or removed). */
+    async sync() {
+      const xhr = await request("HEAD", this.url, this.headers(), undefined, null, (x) => { this.xhr = x; });
+      if (xhr.status === 404 || xhr.status === 410 || xhr.status === 403) return false;
+      if (xhr.status < 200 || xhr.status >= 300) throw errorFrom(xhr);
+      this.offset = parseInt(xhr.getResponseHeader("Upload-Offset"), 10) || 0;
+      this.learn(xhr);
+      return true;
+    }
+
+    async patch() {
+      const end = Math.min(this.offset + this.chunkSize, this.file.size);
+      const start = this.offset;
+      const xhr = await request(
+        "PATCH", this.url,
+        this.headers({ "Upload-Offset": String(start), "Content-Type": "application/offset+octet-stream" }),
+        this.file.slice(start, end),
+        (loaded) => this.emit("progress", { sent: start + loaded, total: this.file.size }),
+        (x) => { this.xhr = x; },
+      );
+      if (xhr.status === 409) return false; // the offsets disagree: HEAD tells the truth
+      if (xhr.status < 200 || xhr.status >= 300) throw errorFrom(xhr);
+      this.offset = parseInt(xhr.getResponseHeader("Upload-Offset"), 10);
+      this.learn(xhr);
+      this.emit("progress", { sent: this.offset, total: this.file.size });
+      return true;
+    }
+
+    async start() {
+      if (this.running) return;
+      this.running = true;
+      // A paused loop may still be awaiting a request; the generation tells it to stop for good.
+      const generation = ++this.generation;
+      const alive = () => this.running && this.generation === generation;
+      this.emit("state", { state: "uploading" });
+      let attempt = 0;
+      let needSync = this.resumable;
+      while (alive()) {
+        try {
+          if (needSync && !(await this.sync())) { this.forget(); this.url = null; }
+          needSync = false;
+          if (!this.url) await this.create();
+          if (this.offset >= this.file.size && !this.videoId) await this.sync();
+          if (!alive()) return;
+          if (this.offset >= this.file.size) {
+            this.running = false;
+            this.forget();
+            this.emit("success", { videoId: this.videoId });
+            return;
+          }
+          if (!(await this.patch())) needSync = true;
+          attempt = 0;
+        } catch (err) {
+          if (!alive()) return; // paused: the aborted request is expected
+          if (!err.retryable) {
+            this.running = false;
+            this.emit("error", { message: err.message, status: err.status });
+            return;
+          }
+          const delay = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)];
+          attempt += 1;
+          this.emit("retry", { message: err.message, delay, attempt });
+          await this.wait(delay);
+          needSync = Boolean(this.url);
+        }
+      }
+    }
+
+    /* Sleep before a retry; coming back online or a resume click cuts the wait short. */
+    wait(ms) {
+      return new Promise((resolve) => {
+        const done = () => { clearTimeout(timer); window.removeEventListener("online", done); this.wake = null; resolve(); };
+        const timer = setTimeout(done, ms);
+        window.addEventListener("online", done);
+        this.wake = done;
+      });
+    }
+
+    pause() {
+      this.running = false;
+      if (this.xhr) this.xhr.abort();
+      if (this.wake) this.wake();
+      this.emit("state", { state: "paused" });
+    }
+
+    /* Abandon: the server drops what it has (tus termination). */
+    async abort() {
+      this.pause();
+      this.forget();
+      if (this.url) await request("DELETE", this.url, this.headers()).catch(() => null);
+    }
+  }
+
+  window.PractikaTus = { Upload, stored, fingerprint, encodeMetadata };
+})();

@@ -1,0 +1,136 @@
+"""The pages people use: library, upload, watch (and the owner's edit, delete and reprocess).
+
+Views fetch through the videos selectors, check ownership, call a service and respond; every
+form posts with Django's CSRF token, and the JavaScript only enhances what the HTML already does.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from web.media.signing import media_url
+from web.videos.models import Video
+from web.videos.selectors import video_get_for, videos_visible_to
+from web.videos.services import video_delete, video_reprocess, video_update
+
+PAGE_SIZE = 24
+LIBRARY_FILTERS = {"all": "Everything", "mine": "Mine", "public": "Public"}
+# The rendition a player starts with: sharp enough on a laptop, light enough on a phone.
+DEFAULT_MAX_SHORT_SIDE = 720
+SPEEDS = ["0.25", "0.5", "0.75", "1", "1.25", "1.5", "1.75", "2"]
+NOT_OWNER = "Only the owner can change this video."
+BUSY = "This video is being processed already; try again when it has finished."
+
+
+class VideoEditForm(forms.ModelForm):
+    class Meta:
+        model = Video
+        fields = ["title", "description", "visibility"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+
+def _poster_url(video: Video) -> str | None:
+    return media_url(video.poster, signed=True) if video.poster else None
+
+
+def _owned(request, video_id: str) -> Video:
+    video = video_get_for(request.user, video_id)
+    if video.owner_id != request.user.id:
+        raise PermissionDenied(NOT_OWNER)
+    return video
+
+
+def library(request):
+    show = request.GET.get("show", "all")
+    if show not in LIBRARY_FILTERS or (show == "mine" and not request.user.is_authenticated):
+        show = "all"
+    videos = videos_visible_to(request.user).select_related("owner").order_by("-created_at")
+    if show == "mine":
+        videos = videos.filter(owner=request.user)
+    elif show == "public":
+        videos = videos.filter(visibility=Video.Visibility.PUBLIC)
+    page = Paginator(videos, PAGE_SIZE).get_page(request.GET.get("page"))
+    tiles = [{"video": v, "poster": _poster_url(v)} for v in page]
+    filters = {k: v for k, v in LIBRARY_FILTERS.items() if k != "mine" or request.user.is_authenticated}
+    return render(request, "pages/library.html", {"page": page, "tiles": tiles, "show": show, "filters": filters})
+
+
+@login_required
+def upload(request):
+    return render(
+        request,
+        "pages/upload.html",
+        {
+            "max_bytes": settings.MAX_UPLOAD_BYTES,
+            "chunk_bytes": settings.UPLOAD_CHUNK_BYTES,
+            "visibilities": Video.Visibility.choices,
+        },
+    )
+
+
+def watch(request, video_id: str):
+    video = video_get_for(request.user, video_id)
+    renditions = sorted(video.renditions.all(), key=lambda r: min(r.width, r.height))
+    sources = [{"label": r.label, "url": media_url(r.file, signed=True)} for r in renditions]
+    wanted = request.GET.get("quality")
+    fitting = [s for s, r in zip(sources, renditions) if min(r.width, r.height) <= DEFAULT_MAX_SHORT_SIDE]
+    current = next((s for s in sources if s["label"] == wanted), None) or (fitting or sources or [None])[-1]
+    owner = video.owner_id == request.user.id
+    return render(
+        request,
+        "pages/watch.html",
+        {
+            "video": video,
+            "poster": _poster_url(video),
+            "sources": sources,
+            "current": current,
+            "speeds": SPEEDS,
+            "owner": owner,
+            "form": VideoEditForm(instance=video) if owner else None,
+            "share_url": request.build_absolute_uri(reverse("watch", args=[video.id])) if owner else "",
+            "state": {"id": video.id, "status": video.status, "progress": video.progress, "playable": bool(sources)},
+        },
+    )
+
+
+@require_POST
+@login_required
+def video_edit(request, video_id: str):
+    video = _owned(request, video_id)
+    form = VideoEditForm(request.POST, instance=video)
+    if form.is_valid():
+        video_update(video=video, **form.cleaned_data)
+        messages.success(request, "Saved.")
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("watch", video_id=video.id)
+
+
+@login_required
+def video_remove(request, video_id: str):
+    video = _owned(request, video_id)
+    if request.method == "POST":
+        title = video.title
+        video_delete(video=video)
+        messages.success(request, f"Deleted “{title}” and its files.")
+        return redirect("library")
+    return render(request, "pages/delete.html", {"video": video})
+
+
+@require_POST
+@login_required
+def video_retry(request, video_id: str):
+    video = _owned(request, video_id)
+    if video_reprocess(video=video):
+        messages.success(request, "Processing again; this page updates as it goes.")
+    else:
+        messages.error(request, BUSY)
+    return redirect("watch", video_id=video.id)
