@@ -30,8 +30,15 @@ test: $(VENV)/.test
 	REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
 	$(BIN)/python -m pytest
 
+# Benchmarks (docs/PERFORMANCE.md): their own database and Redis db, which they empty.
+# `make bench B="B1 B7"` runs some of them.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/practika_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/7
+
 bench: $(VENV)/.test
-	@echo "make bench: no benchmarks yet (issue 7)"; exit 1
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install -y wrk"; exit 1; }
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" BENCH_REDIS_URL="$(BENCH_REDIS_URL)" \
+	$(BIN)/python -m bench $(B)
 
 clean:
 	rm -rf $(VENV) .var staticfiles

@@ -1,0 +1,87 @@
+"""`python -m bench [B1 B7 ...]`: run the benchmarks (all by default), print the table, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/practika_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/7"
+# A run whose calibration moved more than this is too noisy to trust and must be repeated.
+MAX_DRIFT = 0.10
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("ids", nargs="*", help="benchmarks to run, e.g. B1 B7 (default: all)")
+    args = parser.parse_args()
+    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    workdir = Path(tempfile.mkdtemp(prefix="practika-bench-"))
+
+    # The runner shares settings, database and media with the processes it starts: it creates the
+    # users and videos they serve and signs the URLs they check.
+    os.environ.update(DJANGO_SETTINGS_MODULE="bench.practika_settings", DEBUG="false",
+                      DATABASE_URL=database_url, REDIS_URL=redis_url,
+                      MEDIA_ROOT=str(workdir / "media"))
+    import django
+
+    django.setup()
+    from bench.benchmarks import select
+    from bench.env import Stack
+    from bench.machine import calibrate, machine_info
+    from bench.report import failed, table, write
+
+    try:
+        chosen = select(args.ids)
+    except KeyError as exc:
+        parser.error(str(exc))
+    stack = Stack(database_url=database_url, redis_url=redis_url, workdir=workdir)
+    stack.prepare_database()
+    before = calibrate()
+    machine = machine_info(database_url=database_url, redis_url=redis_url)
+    results = []
+    for bench in chosen:
+        started = time.monotonic()
+        print(f"-- {bench.ids[0]}: {bench.what}", flush=True)
+        try:
+            results += bench.run(stack)
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            traceback.print_exc()
+            results += [failed(id, bench.what, f"{type(exc).__name__}: {exc}") for id in bench.ids[:1]]
+        finally:
+            stack.stop_all()
+        print(f"   {time.monotonic() - started:.0f} s", flush=True)
+    after = calibrate()
+    drift = abs(after - before) / before
+    machine["calibration_s"] = {"before": before, "after": after, "drift": round(drift, 3)}
+    print()
+    print(table(results))
+    print(f"\nCPU calibration (two busy loops): {before:.2f} s before, {after:.2f} s after "
+          f"({drift:.0%} drift)")
+    if drift > MAX_DRIFT:
+        print(f"The machine's load changed by more than {MAX_DRIFT:.0%} during the run: repeat it.")
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = RESULTS / f"bench-{stamp}.json"
+    write(out, machine=machine, results=results)
+    print(f"Results: {out}")
+    errors = [r for r in results if "error" in r.details]
+    if errors:
+        print(f"Logs of this run: {stack.logs}")
+        shutil.rmtree(stack.media_root, ignore_errors=True)
+        return 1
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""A benchmark's figure, the table `make bench` prints and the JSON file it writes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Result:
+    id: str
+    what: str
+    unit: str
+    value: float | None
+    baseline: float | None
+    ratio: float | None
+    target: str
+    passed: bool
+    details: dict = field(default_factory=dict)
+
+
+def failed(id: str, what: str, error: str) -> Result:
+    return Result(id, what, "", None, None, None, "ran", False, {"error": error})
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.3f}" if abs(x) < 10 else f"{x:,.1f}"
+
+
+def table(results: list[Result]) -> str:
+    rows = [("id", "what", "value", "baseline", "ratio", "target", "result")]
+    for r in results:
+        value = f"{_fmt(r.value)} {r.unit}".strip()
+        baseline = f"{_fmt(r.baseline)} {r.unit}".strip() if r.baseline is not None else "-"
+        verdict = "pass" if r.passed else ("ERROR" if "error" in r.details else "FAIL")
+        rows.append((r.id, r.what, value, baseline, _fmt(r.ratio), r.target, verdict))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def write(path: Path, *, machine: dict, results: list[Result]) -> None:
+    rows = []
+    for r in results:
+        row = asdict(r)
+        # The agreed shape first: id, unit, value, baseline, ratio; the rest explains it.
+        rows.append({k: row[k] for k in ("id", "unit", "value", "baseline", "ratio")}
+                    | {"what": r.what, "target": r.target, "pass": r.passed, "details": r.details})
+    path.write_text(json.dumps({"machine": machine, "results": rows}, indent=2) + "\n")
