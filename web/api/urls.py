@@ -1,10 +1,18 @@
 from __future__ import annotations
 
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.authtoken.views import obtain_auth_token
 
+from web.api import videos
 from web.health import api as health_api
 
 urlpatterns = [
     path("health/reports/", health_api.report_list, name="api-health-reports"),
     path("uploads/", include("web.uploads.urls")),
+    path("auth/token/", obtain_auth_token, name="api-auth-token"),
+    path("videos/", videos.video_list, name="api-videos"),
+    path("videos/<str:video_id>/", videos.video_detail, name="api-video"),
+    path("videos/<str:video_id>/reprocess/", videos.video_reprocess, name="api-video-reprocess"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

@@ -1,0 +1,110 @@
+"""The video in JSON, exactly as /work/shared/CONTRACT.md describes it, plus its job history."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from web.media.signing import media_url
+from web.videos.models import JobStep, Rendition, Video
+
+
+def _signed(video: Video) -> bool:
+    # Private and unlisted media get expiring signatures; public media plain URLs.
+    return video.visibility != Video.Visibility.PUBLIC
+
+
+def _is_owner(context: dict, video: Video) -> bool:
+    request = context.get("request")
+    return bool(request and request.user.is_authenticated and request.user.pk == video.owner_id)
+
+
+class RenditionSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Rendition
+        fields = ["label", "width", "height", "url", "size_bytes"]
+
+    def get_url(self, rendition: Rendition) -> str:
+        return media_url(rendition.file, signed=_signed(rendition.video))
+
+
+class JobStepSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobStep
+        fields = ["attempt", "step", "started_at", "finished_at", "outcome", "reason"]
+
+
+class VideoSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    error = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    renditions = serializers.SerializerMethodField()
+    hls_url = serializers.SerializerMethodField()
+    original_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Video
+        fields = [
+            "id", "title", "description", "visibility", "owner", "status", "progress", "error",
+            "created_at", "processed_at", "duration", "width", "height", "thumbnail_url",
+            "renditions", "hls_url", "original_url",
+        ]
+        read_only_fields = [f for f in fields if f not in ("title", "description", "visibility")]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_error(self, video: Video) -> str | None:
+        return video.error or None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_thumbnail_url(self, video: Video) -> str | None:
+        return media_url(video.poster, signed=_signed(video)) if video.poster else None
+
+    @extend_schema_field(RenditionSerializer(many=True))
+    def get_renditions(self, video: Video) -> list[dict]:
+        # Sorted in Python so the prefetched renditions are used as they are (no extra query).
+        renditions = sorted(video.renditions.all(), key=lambda r: (r.height * r.width, r.label))
+        for rendition in renditions:
+            rendition.video = video
+        return RenditionSerializer(renditions, many=True).data
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_hls_url(self, video: Video) -> None:
+        return None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_original_url(self, video: Video) -> str | None:
+        if not video.original or not _is_owner(self.context, video):
+            return None
+        return media_url(video.original, signed=True)
+
+
+class VideoDetailSerializer(VideoSerializer):
+    """One video: the contract's fields plus `history`, each step of each processing attempt
+    (owner and staff only; for anyone else it is an empty list)."""
+
+    history = serializers.SerializerMethodField()
+
+    class Meta(VideoSerializer.Meta):
+        fields = [*VideoSerializer.Meta.fields, "history"]
+
+    @extend_schema_field(JobStepSerializer(many=True))
+    def get_history(self, video: Video) -> list[dict]:
+        request = self.context.get("request")
+        if not (_is_owner(self.context, video) or (request and request.user.is_staff)):
+            return []
+        return JobStepSerializer(video.steps.all(), many=True).data
+
+
+class VideoUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The video file (multipart).")
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    visibility = serializers.ChoiceField(choices=Video.Visibility.choices, default=Video.Visibility.PRIVATE)
+
+
+class VideoUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    visibility = serializers.ChoiceField(choices=Video.Visibility.choices, required=False)

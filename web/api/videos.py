@@ -1,0 +1,174 @@
+"""The video API: list, multipart upload, retrieve, update, delete, reprocess.
+
+Views fetch, check access, call a service, respond. Someone else's private video is a 404 like
+a missing one, never a 403, so ids of private videos cannot be probed.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload, TemporaryFileUploadHandler
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from web.api.errors import json_error
+from web.api.serializers import (
+    VideoDetailSerializer,
+    VideoSerializer,
+    VideoUpdateSerializer,
+    VideoUploadSerializer,
+)
+from web.videos import services
+from web.videos.models import new_video_id
+from web.videos.selectors import video_get_for, videos_visible_to
+
+TOO_LARGE = "The file is larger than this server accepts."
+NOT_OWNER = "Only the owner can change or delete this video."
+NOT_OWNER_OR_STAFF = "Only the owner or staff can reprocess this video."
+ALREADY_PROCESSING = "This video is already being processed; try again when it is done."
+
+# MAX_UPLOAD_BYTES limits the file; the multipart envelope (boundaries, title, description)
+# may add this much before a Content-Length is certainly too large.
+MULTIPART_ALLOWANCE = 64 * 1024
+
+
+class UploadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = TOO_LARGE
+
+
+class _ByteLimit(FileUploadHandler):
+    """First in the handler chain: counts file bytes as they stream and stops the upload the
+    moment they pass MAX_UPLOAD_BYTES, before the next handler writes them to disk."""
+
+    def __init__(self, request=None) -> None:
+        super().__init__(request)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.received += len(raw_data)
+        if self.received > settings.MAX_UPLOAD_BYTES:
+            # Django closes (and so deletes) the temporary file and stops reading the body.
+            self.request.upload_too_large = True
+            raise StopUpload(connection_reset=True)
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
+def streaming_upload(view):
+    """Refuse a body whose Content-Length is already too large without reading it, and stream
+    the rest to a temporary file on disk (never memory) through the byte limit.
+
+    It wraps the DRF view from outside because session authentication reads request.POST for
+    the CSRF token, which parses the body before any code inside the view runs."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method == "POST":
+            try:
+                declared = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                declared = 0
+            if declared > settings.MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE:
+                return json_error(TOO_LARGE, 413)
+            request.upload_handlers = [_ByteLimit(request), TemporaryFileUploadHandler(request)]
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+class VideoPagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class VideoListView(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(responses=VideoSerializer(many=True))
+    def get(self, request):
+        paginator = VideoPagination()
+        page = paginator.paginate_queryset(videos_visible_to(request.user), request, view=self)
+        data = VideoSerializer(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
+
+    @extend_schema(request={"multipart/form-data": VideoUploadSerializer}, responses={201: VideoSerializer})
+    def post(self, request):
+        data = request.data  # parses the body through streaming_upload's handlers
+        if getattr(request, "upload_too_large", False):
+            raise UploadTooLarge()
+        form = VideoUploadSerializer(data=data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data.pop("file")
+        video_id = new_video_id()
+        name = services.video_store_original(video_id=video_id, filename=upload.name, content=upload)
+        try:
+            video = services.video_create(
+                owner=request.user, video_id=video_id, original_name=name,
+                original_filename=upload.name, size=upload.size, **form.validated_data,
+            )
+        except Exception:
+            default_storage.delete(name)
+            raise
+        return Response(VideoSerializer(video, context={"request": request}).data, status=201)
+
+
+class VideoDetailView(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def _owned(self, request, video_id: str):
+        video = video_get_for(request.user, video_id)
+        if request.user.pk != video.owner_id:
+            raise PermissionDenied(NOT_OWNER)
+        return video
+
+    def _respond(self, request, video, code: int = 200) -> Response:
+        return Response(VideoDetailSerializer(video, context={"request": request}).data, status=code)
+
+    @extend_schema(responses=VideoDetailSerializer)
+    def get(self, request, video_id: str):
+        return self._respond(request, video_get_for(request.user, video_id))
+
+    @extend_schema(request=VideoUpdateSerializer, responses=VideoDetailSerializer)
+    def patch(self, request, video_id: str):
+        video = self._owned(request, video_id)
+        form = VideoUpdateSerializer(data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        return self._respond(request, services.video_update(video=video, **form.validated_data))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, video_id: str):
+        services.video_delete(video=self._owned(request, video_id))
+        return Response(status=204)
+
+
+class VideoReprocessView(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+
+    @extend_schema(request=None, responses={202: VideoDetailSerializer})
+    def post(self, request, video_id: str):
+        video = video_get_for(request.user, video_id)
+        if not (request.user.pk == video.owner_id or request.user.is_staff):
+            raise PermissionDenied(NOT_OWNER_OR_STAFF)
+        if not services.video_reprocess(video=video):
+            return json_error(ALREADY_PROCESSING, 409)
+        video.refresh_from_db()
+        return Response(VideoDetailSerializer(video, context={"request": request}).data, status=202)
+
+
+video_list = streaming_upload(VideoListView.as_view())
+video_detail = VideoDetailView.as_view()
+video_reprocess = VideoReprocessView.as_view()

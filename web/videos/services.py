@@ -1,0 +1,125 @@
+"""Writes: creating, queueing, reprocessing and deleting videos, and their files in storage."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from web.videos.models import Video, new_video_id
+
+log = logging.getLogger(__name__)
+
+# A generated storage name keeps a short, harmless extension from the user's filename, so an
+# operator browsing the bucket can tell what it is; nothing else of that filename is used.
+_SAFE_EXTENSION = re.compile(r"^\.[a-z0-9]{1,5}$")
+
+
+def original_name_for(video_id: str, filename: str) -> str:
+    ext = os.path.splitext(filename)[1].lower()
+    return f"videos/{video_id}/original{ext if _SAFE_EXTENSION.match(ext) else ''}"
+
+
+def video_store_original(*, video_id: str, filename: str, content: File) -> str:
+    """Stream an uploaded or local file into storage under the video's prefix; its storage name."""
+    return default_storage.save(original_name_for(video_id, filename), content)
+
+
+def video_create(
+    *,
+    owner,
+    title: str,
+    description: str = "",
+    visibility: str = Video.Visibility.PRIVATE,
+    video_id: str | None = None,
+    original_name: str,
+    original_filename: str,
+    size: int,
+) -> Video:
+    """The pending row for an original already in storage; processing is queued after commit."""
+    video = Video.objects.create(
+        id=video_id or new_video_id(),
+        owner=owner,
+        title=title,
+        description=description,
+        visibility=visibility,
+        original=original_name,
+        original_filename=os.path.basename(original_filename).replace("\x00", "")[:255],
+        size=size,
+    )
+    transaction.on_commit(lambda: video_enqueue(video_id=video.id))
+    return video
+
+
+def video_enqueue(*, video_id: str) -> bool:
+    """Publish the processing job. A broker outage is logged, not raised: the row is safe and
+    the reaper (workers.video.video_requeue_unclaimed) publishes it again later."""
+    from workers import tasks  # workers import this module; import late to keep one direction
+
+    try:
+        tasks.video_process_task.apply_async(
+            args=[video_id], retry=True, retry_policy={"max_retries": 1, "interval_start": 0.2}
+        )
+    except Exception:
+        log.exception("could not queue processing of video %s; the reaper will retry", video_id)
+        return False
+    Video.mark_queued(video_id)
+    return True
+
+
+def video_update(*, video: Video, **fields) -> Video:
+    for name, value in fields.items():
+        setattr(video, name, value)
+    video.save(update_fields=list(fields))
+    return video
+
+
+def video_reprocess(*, video: Video) -> bool:
+    """Run the pipeline again; False while a job is still pending or running.
+
+    The old renditions and poster stay (and keep playing) until the new ones replace them, one
+    label at a time; labels the new ladder no longer makes are removed when it finishes.
+    """
+    if not Video.reset_for_reprocess(video.id):
+        return False
+    transaction.on_commit(lambda: video_enqueue(video_id=video.id))
+    return True
+
+
+def storage_names_under(prefix: str) -> Iterator[str]:
+    """Every stored file under a prefix, through the storage API (local disk and S3 alike)."""
+    try:
+        dirs, files = default_storage.listdir(prefix)
+    except FileNotFoundError:
+        return
+    for name in files:
+        yield f"{prefix}{name}"
+    for sub in dirs:
+        yield from storage_names_under(f"{prefix}{sub}/")
+
+
+def video_delete(*, video: Video) -> None:
+    """Remove the row (renditions and history go with it) and every stored file it had."""
+    prefix = video.storage_prefix
+    video.delete()
+    for name in list(storage_names_under(prefix)):
+        default_storage.delete(name)
+    _remove_empty_local_folder(prefix)
+
+
+def _remove_empty_local_folder(prefix: str) -> None:
+    # Object stores have no folders; on local disk the empty ones would be left behind.
+    try:
+        root = default_storage.path(prefix)
+    except NotImplementedError:
+        return
+    for folder, _, _ in os.walk(root, topdown=False):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass
