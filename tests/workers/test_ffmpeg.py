@@ -1,0 +1,107 @@
+"""The fence around every child that parses uploads: limits, priority, inputs, and which ffmpeg."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import imageio_ffmpeg
+import pytest
+
+from workers import ffmpeg, pipeline
+
+
+def python_child(code: str, *, timeout: float = 60, cpu_seconds: float = 30) -> list[str]:
+    lines: list[str] = []
+    ffmpeg.run_limited([sys.executable, "-c", code], timeout=timeout, cpu_seconds=cpu_seconds, on_line=lines.append)
+    return lines
+
+
+def test_a_child_runs_niced_with_cpu_and_memory_limits(monkeypatch):
+    monkeypatch.setenv("FFMPEG_MAX_MEMORY_BYTES", str(1536 * 1024**2))
+    code = "import os, resource; print(os.nice(0)); print(resource.getrlimit(resource.RLIMIT_CPU)[0]); print(resource.getrlimit(resource.RLIMIT_AS)[0])"
+    niceness, cpu, memory = python_child(code, cpu_seconds=30)
+    assert int(niceness) == min(19, os.nice(0) + ffmpeg.NICENESS)
+    assert int(cpu) == 31
+    assert int(memory) == 1536 * 1024**2
+
+
+def test_a_child_that_runs_past_its_timeout_is_killed():
+    with pytest.raises(ffmpeg.FFmpegError, match="timeout") as caught:
+        python_child("import time; time.sleep(60)", timeout=0.5)
+    assert caught.value.over_limit
+
+
+def test_a_child_that_spins_is_stopped_by_its_cpu_limit():
+    with pytest.raises(ffmpeg.FFmpegError, match="CPU-second limit") as caught:
+        python_child("while True: pass", cpu_seconds=1)
+    assert caught.value.over_limit
+
+
+def test_a_child_cannot_take_more_memory_than_allowed(monkeypatch):
+    grab = "x = bytearray(768 * 1024 * 1024); print('got it')"
+    assert python_child(grab) == ["got it"]
+    monkeypatch.setenv("FFMPEG_MAX_MEMORY_BYTES", str(512 * 1024**2))
+    with pytest.raises(ffmpeg.FFmpegError, match="MemoryError"):
+        python_child(grab)
+
+
+def test_a_failing_child_reports_the_end_of_its_log():
+    with pytest.raises(ffmpeg.FFmpegError, match="exited with 3\n.*bad input") as caught:
+        python_child("import sys; print('bad input', file=sys.stderr); sys.exit(3)")
+    assert not caught.value.over_limit
+
+
+def test_inputs_are_opened_as_local_files_in_the_probed_format_only(monkeypatch):
+    monkeypatch.setenv("FFMPEG_THREADS", "1")
+    args = ffmpeg.input_args(Path("/media/v/original"), "matroska")
+    assert args[args.index("-protocol_whitelist") + 1] == "file"
+    assert args[args.index("-f") + 1] == "matroska"
+    assert args[args.index("-threads") + 1] == "1"
+    assert args[-2:] == ["-i", "file:/media/v/original"]
+    mov = ffmpeg.input_args(Path("a"), "mov")
+    assert mov[mov.index("-enable_drefs") + 1] == "0"
+    for demuxer in ("hls", "concat", "image2", "subfile", "dash", "tee", "png_pipe"):
+        with pytest.raises(ValueError):
+            ffmpeg.input_args(Path("a"), demuxer)
+
+
+@pytest.mark.parametrize("name", ["FFMPEG_THREADS", "FFMPEG_MAX_MEMORY_BYTES"])
+@pytest.mark.parametrize("value", ["two", "0", "-1"])
+def test_a_bad_limit_in_the_environment_is_an_error_not_a_guess(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name):
+        ffmpeg.threads() if name == "FFMPEG_THREADS" else ffmpeg.max_memory_bytes()
+
+
+def test_ffmpeg_comes_from_path_when_it_is_there(ffmpeg):
+    assert ffmpeg.__class__ is str
+    from workers.ffmpeg import ffmpeg_binary
+
+    assert ffmpeg_binary() == ffmpeg
+
+
+def test_without_ffmpeg_on_path_the_pip_one_does_every_step(clip, tmp_path, monkeypatch):
+    src = clip("phone.mov", container="mov", rotate=90, width=640, height=360)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert ffmpeg.ffmpeg_binary() == imageio_ffmpeg.get_ffmpeg_exe()
+
+    probe = pipeline.probe(src, max_seconds=60)  # PyAV: no ffprobe needed either
+    assert (probe.width, probe.height) == (360, 640)
+    pipeline.make_poster(src, probe, tmp_path / "poster.jpg")
+    assert (tmp_path / "poster.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
+    assert pipeline.remux_faststart(src, probe, tmp_path / "remux.mp4").label == "360p"
+    progress: list[float] = []
+    pipeline.transcode(src, probe, pipeline.ladder(probe), {"360p": tmp_path / "360p.mp4"}, on_progress=progress.append)
+    assert progress[-1] == 1.0
+    for name in ("remux.mp4", "360p.mp4"):
+        again = pipeline.probe(tmp_path / name, max_seconds=60)
+        assert (again.width, again.height, again.browser_safe) == (360, 640, True)
+
+
+def test_progress_reports_the_output_position(clip):
+    src = clip("clip.mp4", seconds=3)
+    seen: list[float] = []
+    ffmpeg.run_ffmpeg([*ffmpeg.input_args(src, "mov"), "-f", "null", "-"], timeout=60, cpu_seconds=60, on_seconds=seen.append)
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(3.0, abs=0.1)
