@@ -176,6 +176,8 @@ if AWS_STORAGE_BUCKET_NAME:
             "region_name": env("AWS_S3_REGION_NAME", default=None),
             "default_acl": None,
             "querystring_auth": True,
+            # SigV4 presigned URLs (X-Amz-Expires): AWS refuses SigV2 on newer buckets.
+            "signature_version": "s3v4",
             "querystring_expire": env.int("MEDIA_URL_MAX_AGE", default=3600),
             "file_overwrite": False,
         },

@@ -1,0 +1,168 @@
+"""The S3 path end to end against moto's standalone S3 server, started here on a free port:
+tus into an S3 multipart upload, the pending video, /media/ redirecting to presigned URLs that
+answer Range and expire, and abandoned uploads aborted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+import requests
+from django.core.files.storage import default_storage
+from django.utils import timezone
+from tusclient import client as tus_client
+
+from tests.conftest import free_port, need, wait_http
+from tests.web.test_tus import absolute, alice, create, patch, server_offset, token_headers, uploads_url  # noqa: F401
+from web.media.signing import media_url
+from web.uploads.models import Upload
+from web.uploads.services import uploads_expire
+from web.uploads.views import CHUNK_SIZE_HEADER, VIDEO_ID_HEADER
+from web.videos.models import Video
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MiB = 1024 * 1024
+BUCKET = "practika-test"
+PRESIGNED_SECONDS = 600
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory):
+    binary = Path(sys.executable).parent / "moto_server"
+    need("moto_server (moto[server])", binary.exists() or shutil.which("moto_server") is not None)
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    proc = subprocess.Popen(
+        [str(binary) if binary.exists() else "moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        wait_http(endpoint)
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def s3(moto_endpoint, settings):
+    """Default storage is django-storages' S3 backend on a fresh bucket, as with
+    AWS_STORAGE_BUCKET_NAME set."""
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+    client = boto3.client("s3", endpoint_url=moto_endpoint, **credentials)
+    client.create_bucket(Bucket=BUCKET)
+    settings.AWS_STORAGE_BUCKET_NAME = BUCKET
+    settings.UPLOAD_CHUNK_BYTES = 5 * MiB
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": BUCKET,
+                "endpoint_url": moto_endpoint,
+                "access_key": "testing",
+                "secret_key": "testing",
+                "region_name": "us-east-1",
+                "default_acl": None,
+                "querystring_auth": True,
+                "signature_version": "s3v4",
+                "querystring_expire": PRESIGNED_SECONDS,
+                "file_overwrite": False,
+            },
+        },
+    }
+    yield client
+    objects = client.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    for item in objects:
+        client.delete_object(Bucket=BUCKET, Key=item["Key"])
+    for pending in client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []):
+        client.abort_multipart_upload(Bucket=BUCKET, Key=pending["Key"], UploadId=pending["UploadId"])
+    client.delete_bucket(Bucket=BUCKET)
+
+
+def keys(client) -> list[str]:
+    return sorted(item["Key"] for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+
+
+def multipart_uploads(client) -> list[dict]:
+    return client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+
+
+def test_tus_into_s3_multipart_then_media_redirects_to_a_presigned_url(s3, uploads_url, alice, client, tmp_path):
+    data = os.urandom(12 * MiB + 12_345)
+    source = tmp_path / "etude.mp4"
+    source.write_bytes(data)
+    assert int(requests.options(uploads_url).headers[CHUNK_SIZE_HEADER]) == 5 * MiB
+    # 3 MiB PATCHes are no multiple of the 5 MiB parts: the server carries the tail between them.
+    tus = tus_client.TusClient(uploads_url, headers={"Authorization": token_headers(alice)["Authorization"]})
+    uploader = tus.uploader(
+        file_path=str(source), chunk_size=3 * MiB, metadata={"filename": "etude.mp4", "title": "Etude"},
+        upload_checksum=True,
+    )
+    uploader.upload()
+
+    video = Video.objects.get(id=uploader.request.response_headers[VIDEO_ID_HEADER.lower()])
+    assert (video.status, video.size, video.owner) == ("pending", len(data), alice)
+    stored = s3.get_object(Bucket=BUCKET, Key=video.original)
+    assert hashlib.sha256(stored["Body"].read()).digest() == hashlib.sha256(data).digest()
+    assert keys(s3) == [video.original]  # no tails left behind
+    assert multipart_uploads(s3) == []
+    assert requests.head(uploader.url, headers=token_headers(alice)).headers[VIDEO_ID_HEADER] == video.id
+
+    redirect = client.get(media_url(video.original, signed=True))
+    assert redirect.status_code == 302
+    location = redirect["Location"]
+    assert location.startswith(default_storage.endpoint_url)
+    assert parse_qs(urlsplit(location).query)["X-Amz-Expires"] == [str(PRESIGNED_SECONDS)]
+    ranged = requests.get(location, headers={"Range": "bytes=6291456-6292479"})
+    assert ranged.status_code == 206
+    assert ranged.content == data[6291456:6292480]
+
+    # moto does not refuse expired presigned URLs, so the expiry is checked in the URL itself.
+    assert client.get(media_url(video.original, signed=False)).status_code == 404
+
+
+def test_a_cut_s3_upload_resumes_and_abandoned_ones_are_aborted(s3, uploads_url, alice, tmp_path):
+    data = os.urandom(7 * MiB + 999)
+    url = absolute(uploads_url, create(uploads_url, alice, len(data), filename="cut.mp4", title="Cut"))
+    # One PATCH of 6 MiB + 17 bytes: one part to S3, the rest kept as the tail.
+    first = 6 * MiB + 17
+    assert patch(url, alice, 0, data[:first]).status_code == 204
+    assert server_offset(url, alice) == first
+    upload = Upload.objects.get()
+    assert len(upload.s3_parts) == 1
+    assert keys(s3) == [f"uploads/{upload.key}/tail-1"]
+
+    source = tmp_path / "cut.mp4"
+    source.write_bytes(data)
+    tus = tus_client.TusClient(uploads_url, headers={"Authorization": token_headers(alice)["Authorization"]})
+    uploader = tus.uploader(file_path=str(source), url=url, chunk_size=5 * MiB)
+    assert uploader.offset == first
+    uploader.upload()
+    video = Video.objects.get(id=uploader.request.response_headers[VIDEO_ID_HEADER.lower()])
+    assert s3.get_object(Bucket=BUCKET, Key=video.original)["Body"].read() == data
+
+    # Two more: one abandoned with DELETE, one left idle until it expires.
+    deleted = absolute(uploads_url, create(uploads_url, alice, 6 * MiB, filename="gone.mp4"))
+    assert patch(deleted, alice, 0, data[: 5 * MiB + 1]).status_code == 204
+    idle = absolute(uploads_url, create(uploads_url, alice, 6 * MiB, filename="idle.mp4"))
+    assert patch(idle, alice, 0, data[:1000]).status_code == 204
+    assert len(multipart_uploads(s3)) == 2
+
+    assert requests.delete(deleted, headers=token_headers(alice)).status_code == 204
+    assert len(multipart_uploads(s3)) == 1
+    assert uploads_expire(now=timezone.now() + timedelta(days=2)) == 2  # the idle one, the finished row
+    assert multipart_uploads(s3) == []
+    assert keys(s3) == [video.original]
