@@ -25,7 +25,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from tusclient import client as tus_client
 
-from tests.conftest import need
+from tests.conftest import free_port, need, wait_http
 from web.uploads.models import Upload
 from web.uploads.services import CHECKSUM_MISMATCH, uploads_expire
 from web.uploads.views import CHUNK_SIZE_HEADER, VIDEO_ID_HEADER
@@ -146,16 +146,8 @@ def test_tuspy_uploads_a_clip_and_the_pending_video_exists(uploads_url, alice, c
 def test_a_cut_upload_resumes_from_the_servers_offset(uploads_url, alice, clip_bytes, tmp_path):
     url = absolute(uploads_url, create(uploads_url, alice, len(clip_bytes)))
     sent = 100_000
-    # The connection drops in the middle of a PATCH: headers promise everything, half arrives.
-    parts = urlsplit(url)
-    with socket.create_connection((parts.hostname, parts.port)) as sock:
-        head = (
-            f"PATCH {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nTus-Resumable: 1.0.0\r\n"
-            f"Authorization: {token_headers(alice)['Authorization']}\r\n"
-            f"Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
-            f"Content-Length: {len(clip_bytes)}\r\nConnection: close\r\n\r\n"
-        )
-        sock.sendall(head.encode() + clip_bytes[:sent])
+    # The connection drops in the middle of a PATCH: headers promise everything, part arrives.
+    cut_patch(url, alice, 0, len(clip_bytes), clip_bytes[:sent])
     for _ in range(100):  # the server notices the drop and commits what it got
         if server_offset(url, alice) == sent:
             break
@@ -351,3 +343,40 @@ def test_tus_js_client_uploads_in_chunks(tus_js, uploads_url, alice, clip_bytes,
     assert (video.title, video.original_filename, video.size) == ("Arpeggios", "arpeggio.webm", len(clip_bytes))
     assert stored_original(report["url"]).read_bytes() == clip_bytes
 
+
+
+def cut_patch(url: str, user, offset: int, promised: int, body: bytes) -> None:
+    """A PATCH whose connection drops after `body`, though its headers promised more."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port)) as sock:
+        head = (
+            f"PATCH {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nTus-Resumable: 1.0.0\r\n"
+            f"Authorization: {token_headers(user)['Authorization']}\r\n"
+            f"Content-Type: application/offset+octet-stream\r\nUpload-Offset: {offset}\r\n"
+            f"Content-Length: {promised}\r\nConnection: close\r\n\r\n"
+        )
+        sock.sendall(head.encode() + body)
+
+
+@pytest.mark.slow
+def test_through_gunicorn_a_cut_upload_resumes(processes, alice, clip_bytes, tmp_path):
+    port = free_port()
+    # Two workers that share nothing but the database and MEDIA_ROOT, as dynos would.
+    processes("web", PORT=str(port), WEB_CONCURRENCY="2", GUNICORN_THREADS="2")
+    wait_http(f"http://127.0.0.1:{port}/core/health/live/")
+    uploads_url = f"http://127.0.0.1:{port}/core/api/uploads/"
+    url = absolute(uploads_url, create(uploads_url, alice, len(clip_bytes)))
+    cut_patch(url, alice, 0, len(clip_bytes), clip_bytes[:150_000])
+    for _ in range(100):
+        if server_offset(url, alice) == 150_000:
+            break
+        time.sleep(0.1)
+    assert server_offset(url, alice) == 150_000
+
+    source = tmp_path / "scales.mp4"
+    source.write_bytes(clip_bytes)
+    client = tus_client.TusClient(uploads_url, headers={"Authorization": token_headers(alice)["Authorization"]})
+    uploader = client.uploader(file_path=str(source), url=url, chunk_size=16 * 1024, upload_checksum=True)
+    uploader.upload()
+    assert stored_original(url).read_bytes() == clip_bytes
+    assert Video.objects.get(id=uploader.request.response_headers[VIDEO_ID_HEADER.lower()]).status == "pending"
