@@ -34,6 +34,7 @@ COPY . /app
 
 # Static files are collected into the image, so dynos never write them. Production settings
 # refuse to load without a SECRET_KEY; this throwaway one exists only for this RUN line.
+# hadolint ignore=DL3064
 ARG COLLECTSTATIC_SECRET_KEY=collectstatic-only-not-a-secret
 RUN SECRET_KEY="$COLLECTSTATIC_SECRET_KEY" python manage.py collectstatic --noinput --verbosity 0 \
     && mkdir -p /app/.var \

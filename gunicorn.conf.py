@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -18,6 +19,24 @@ max_requests = 1000
 max_requests_jitter = 100
 # The router is the only peer a dyno has; trust its X-Forwarded-* headers.
 forwarded_allow_ips = "*"
+# The heartbeat file gunicorn touches every second must not sit on a container's overlay disk,
+# where a slow write looks like a hung worker; /dev/shm is memory on Docker and on dynos alike.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# Each worker counts its requests on its own; prometheus_client adds the workers' files up when
+# /core/metrics/ is scraped. A fresh folder per server start, so old counts never leak in.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="practika-metrics-")
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+# gunicorn ≥ 25 opens a control socket under $HOME; a dyno's home is not writable for the app
+# user and nobody attaches to a dyno's master, so the socket only logs a permission error.
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 # Only documented atoms: %(M)s is the duration in milliseconds, {x-request-id}o the echoed id.

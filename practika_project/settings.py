@@ -44,6 +44,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "web.request_id.RequestIdMiddleware",
+    "web.metrics.middleware.MetricsMiddleware",
+    "practika_project.logging.LogContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -228,6 +230,9 @@ HEALTH_REPORT_RETENTION_DAYS = env.int("HEALTH_REPORT_RETENTION_DAYS", default=1
 # A stored file younger than this is never swept as an orphan: its row may not be committed yet.
 ORPHAN_MIN_AGE = env.int("ORPHAN_MIN_AGE", default=24 * 3600)
 
+# --- Metrics: Prometheus at /core/metrics/ for staff, or for a scraper holding this token -----
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
 # --- Auth and API ---------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -264,12 +269,15 @@ LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "practika_project.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "practika_project.logging.RequestIdFilter"},
+        "log_context": {"()": "practika_project.logging.LogContextFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(user_id)s %(video_id)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
@@ -277,7 +285,7 @@ LOGGING = {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
-            "filters": ["request_id"],
+            "filters": ["request_id", "log_context"],
             "formatter": LOG_FORMAT,
         }
     },

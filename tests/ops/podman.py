@@ -79,7 +79,8 @@ def ensure_base_image() -> str:
 def build_project_image(context: Path, tag: str) -> subprocess.CompletedProcess:
     base = ensure_base_image()
     return podman(
-        "build", *RUN_FLAGS,
+        # Docker's format, as Heroku's builder makes: the OCI format drops HEALTHCHECK.
+        "build", "--format", "docker", *RUN_FLAGS,
         "-v", f"{HOST_CA_BUNDLE.parent}:/etc/ssl/host-certs:ro",
         "--build-arg", f"PIP_CERT=/etc/ssl/host-certs/{HOST_CA_BUNDLE.name}",
         "--build-arg", f"BASE_IMAGE={base}",
