@@ -10,7 +10,7 @@ video whose row is about to be committed is never touched.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -20,6 +20,7 @@ from django.utils import timezone
 from web.health.models import CanaryRun, HealthReport, MaintenanceRun
 from web.uploads.models import Upload
 from web.videos.models import Video
+from web.videos.services import storage_names_under
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,10 @@ def orphans_sweep(*, older_than: datetime) -> dict[str, int]:
     """Delete orphan files last modified before `older_than`; {name: size} of those deleted."""
     swept: dict[str, int] = {}
     for top, owned in OWNERS.items():
-        for owner, names in _by_owner(top):
+        by_owner: dict[str, list[str]] = {}
+        for name in storage_names_under(f"{top}/"):
+            by_owner.setdefault(name[len(top) + 1 :].split("/", 1)[0], []).append(name)
+        for owner, names in by_owner.items():
             old = [n for n in names if default_storage.get_modified_time(n) < older_than]
             # Asked per owner, right before deleting, so a row committed meanwhile still counts.
             if not old or owned(owner):
@@ -73,27 +77,3 @@ def orphans_sweep(*, older_than: datetime) -> dict[str, int]:
                 swept[name] = default_storage.size(name)
                 default_storage.delete(name)
     return swept
-
-
-def _by_owner(top: str) -> Iterator[tuple[str, list[str]]]:
-    """(owner, every file name under top/owner/) for each first-level entry of top/."""
-    dirs, files = _listdir(top)
-    for name in files:  # a file straight under top/ has no owner to belong to
-        yield name, [f"{top}/{name}"]
-    for owner in dirs:
-        yield owner, list(_walk(f"{top}/{owner}"))
-
-
-def _walk(path: str) -> Iterator[str]:
-    dirs, files = _listdir(path)
-    for name in files:
-        yield f"{path}/{name}"
-    for name in dirs:
-        yield from _walk(f"{path}/{name}")
-
-
-def _listdir(path: str) -> tuple[list[str], list[str]]:
-    try:
-        return default_storage.listdir(path)
-    except FileNotFoundError:
-        return [], []

@@ -1,0 +1,63 @@
+"""Periodic tasks declared in code, written by the release's idempotent command."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from workers.schedule import periodic_tasks, self_check_interval
+
+pytestmark = pytest.mark.django_db
+
+
+def release() -> str:
+    out = StringIO()
+    call_command("setup_periodic_tasks", stdout=out)
+    return out.getvalue()
+
+
+def test_the_release_writes_every_declared_task_once():
+    release()
+    assert release().count("unchanged") == len(periodic_tasks())
+    rows = {t.name: t for t in PeriodicTask.objects.all()}
+    assert set(rows) == {"self-check", "canary", "maintenance"}
+    assert rows["self-check"].queue == "short" and rows["self-check"].interval.every == 60
+    assert rows["canary"].interval.every == 3600
+
+
+def test_an_operators_change_survives_a_release():
+    release()
+    slower = IntervalSchedule.objects.create(every=300, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.filter(name="self-check").update(interval=slower, enabled=False)
+    assert "self-check: unchanged" in release()
+    task = PeriodicTask.objects.get(name="self-check")
+    assert (task.interval.every, task.enabled) == (300, False)
+
+
+def test_a_change_in_the_code_wins_over_the_admin(settings):
+    release()
+    slower = IntervalSchedule.objects.create(every=300, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.filter(name="self-check").update(interval=slower)
+    settings.SELF_CHECK_INTERVAL = 30
+    assert "self-check: updated" in release()
+    assert PeriodicTask.objects.get(name="self-check").interval.every == 30
+
+
+def test_a_task_the_code_no_longer_declares_is_removed_but_an_operators_own_is_kept():
+    every = IntervalSchedule.objects.create(every=10, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(name="retired", task="workers.tasks.gone", interval=every, description="code:x")
+    PeriodicTask.objects.create(name="mine", task="workers.tasks.self_check", interval=every)
+    assert "retired: removed" in release()
+    assert set(PeriodicTask.objects.values_list("name", flat=True)) == {"self-check", "canary", "maintenance", "mine"}
+
+
+def test_the_interval_follows_the_admin(settings):
+    assert self_check_interval() == settings.SELF_CHECK_INTERVAL  # nothing written yet
+    release()
+    PeriodicTask.objects.filter(name="self-check").update(
+        interval=IntervalSchedule.objects.create(every=2, period=IntervalSchedule.MINUTES)
+    )
+    assert self_check_interval() == 120
