@@ -29,5 +29,5 @@ def raw_upload(request):
 urlpatterns = [
     path("core/health/live/", bare_json),
     path("bare/json/", bare_json),
-    path("bare/upload/", raw_upload),
+    path("bare/upload", raw_upload),  # no slash: `curl -T URL/` appends the file name
 ]

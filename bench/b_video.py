@@ -1,0 +1,135 @@
+"""B4/B5: upload complete → first playable rendition and → ready, against the fixed hand-made
+ladder; B10: the library page's p99 while two transcodes run."""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from bench.env import Proc, Stack, cpu_seconds, process_tree
+from bench.files import clip_1080p
+from bench.load import wrk
+from bench.report import Result
+from bench.users import bench_token
+
+POLL = 0.05
+TIMEOUT = 600
+
+
+def _cpu_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def hand_made_ladder(src: Path, out: Path) -> dict:
+    """The issue's fixed baseline: one ffmpeg per height the source allows, one after another,
+    default threads, plus one poster frame."""
+    from workers.pipeline import ladder, probe
+
+    out.mkdir(parents=True, exist_ok=True)
+    heights = [min(rung.width, rung.height) for rung in ladder(probe(src))]
+    commands = [
+        ["ffmpeg", "-v", "error", "-y", "-i", str(src), "-vf", f"scale=-2:{h}", "-c:v", "libx264",
+         "-preset", "veryfast", "-crf", "23", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart",
+         str(out / f"{h}p.mp4")]
+        for h in heights
+    ]
+    commands.append(["ffmpeg", "-v", "error", "-y", "-ss", "5", "-i", str(src), "-frames:v", "1",
+                     str(out / "poster.jpg")])
+    cpu, started = _cpu_children(), time.perf_counter()
+    for command in commands:
+        subprocess.run(command, check=True)
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": _cpu_children() - cpu,
+            "heights": heights}
+
+
+def _upload(web: Proc, path: Path, token: str) -> tuple[str, float]:
+    """The video's id and the moment its upload completed (time.monotonic())."""
+    with path.open("rb") as f:
+        answer = requests.post(web.url + "/core/api/videos/", headers={"Authorization": f"Token {token}"},
+                               files={"file": (path.name, f, "video/mp4")}, data={"title": "bench"},
+                               timeout=120)
+    done = time.monotonic()
+    answer.raise_for_status()
+    return answer.json()["id"], done
+
+
+def _follow(web: Proc, video_id: str, token: str, uploaded: float) -> dict:
+    """Seconds from upload to the first rendition and to `ready`, polled through the API."""
+    first = None
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {token}"
+    while time.monotonic() - uploaded < TIMEOUT:
+        video = session.get(f"{web.url}/core/api/videos/{video_id}/", timeout=10).json()
+        now = time.monotonic() - uploaded
+        if first is None and video["renditions"]:
+            first = now
+        if video["status"] == "ready":
+            return {"first_playable": first, "ready": now,
+                    "renditions": [r["label"] for r in video["renditions"]]}
+        if video["status"] == "failed":
+            raise RuntimeError(f"the video failed: {video['error']}")
+        time.sleep(POLL)
+    raise RuntimeError(f"the video was not ready within {TIMEOUT} s")
+
+
+def b4_b5(stack: Stack) -> list[Result]:
+    src, token = clip_1080p(), bench_token()
+    base = hand_made_ladder(src, stack.workdir / "hand-made")
+    stack.flush_redis()
+    web, worker = stack.web(), stack.worker()
+    cpu = cpu_seconds(process_tree(worker.popen.pid))
+    video_id, uploaded = _upload(web, src, token)
+    times = _follow(web, video_id, token, uploaded)
+    cpu = cpu_seconds(process_tree(worker.popen.pid)) - cpu
+    details = {"baseline_cpu_seconds": round(base["cpu_seconds"], 1), "practika_cpu_seconds": round(cpu, 1),
+               "baseline_heights": base["heights"], "renditions": times["renditions"]}
+    ready, first, baseline = times["ready"], times["first_playable"], base["seconds"]
+    return [
+        Result("B4", f"upload complete → ready, {src.stem}", "s", round(ready, 2),
+               round(baseline, 2), round(ready / baseline, 3), "<= 1.0x", ready <= baseline, details),
+        Result("B5", "upload complete → first playable rendition", "s", round(first, 2),
+               round(baseline, 2), round(first / baseline, 3), "<= 0.3x", first <= 0.3 * baseline, details),
+    ]
+
+
+def _transcoding(worker: Proc) -> int:
+    """How many ffmpeg processes run under the worker."""
+    count = 0
+    for pid in process_tree(worker.popen.pid):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "ffmpeg":
+                count += 1
+        except OSError:
+            pass
+    return count
+
+
+def b10(stack: Stack) -> list[Result]:
+    from bench import seed
+
+    src, token = clip_1080p(), bench_token()
+    seed.library(24)
+    stack.flush_redis()
+    web, worker = stack.web(), stack.worker()
+    page = {"url": web.url + "/", "connections": 4, "threads": 1}
+    wrk(**page, seconds=1)
+    idle = wrk(**page, seconds=6)
+    for _ in range(2):
+        _upload(web, src, token)
+    end = time.monotonic() + 60
+    while _transcoding(worker) < 2:
+        if time.monotonic() > end:
+            raise RuntimeError("two transcodes did not start within 60 s")
+        time.sleep(0.2)
+    busy = wrk(**page, seconds=6)
+    still = _transcoding(worker)
+    ratio = busy.p99_ms / idle.p99_ms
+    return [Result("B10", "/ p99 while two transcodes run, 4 connections", "ms", round(busy.p99_ms, 1),
+                   round(idle.p99_ms, 1), round(ratio, 3), "<= 2x", ratio <= 2,
+                   {"idle_rps": round(idle.rps, 1), "busy_rps": round(busy.rps, 1),
+                    "ffmpeg_running_after": still})]
