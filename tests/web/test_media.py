@@ -142,6 +142,11 @@ def test_an_altered_url_is_a_404(client, private, public):
     assert client.get(f"{media_url(rendition_of(public), signed=False)}?{query}").status_code == 404
 
 
+def test_a_malformed_expiry_is_a_404(client, private):
+    url = media_url(rendition_of(private), signed=True)
+    assert client.get(url.replace("?e=", "?e=%C2%B2")).status_code == 404
+
+
 def test_an_expired_url_is_a_404(client, private, settings):
     settings.MEDIA_URL_MAX_AGE = -1
     assert client.get(media_url(rendition_of(private), signed=True)).status_code == 404

@@ -5,6 +5,7 @@ answer Range and expire, and abandoned uploads aborted.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import shutil
@@ -135,7 +136,7 @@ def test_tus_into_s3_multipart_then_media_redirects_to_a_presigned_url(s3, uploa
 
 
 def test_a_cut_s3_upload_resumes_and_abandoned_ones_are_aborted(s3, uploads_url, alice, tmp_path):
-    data = os.urandom(7 * MiB + 999)
+    data = os.urandom(12 * MiB + 999)
     url = absolute(uploads_url, create(uploads_url, alice, len(data), filename="cut.mp4", title="Cut"))
     # One PATCH of 6 MiB + 17 bytes: one part to S3, the rest kept as the tail.
     first = 6 * MiB + 17
@@ -144,6 +145,14 @@ def test_a_cut_s3_upload_resumes_and_abandoned_ones_are_aborted(s3, uploads_url,
     upload = Upload.objects.get()
     assert len(upload.s3_parts) == 1
     assert keys(s3) == [f"uploads/{upload.key}/tail-1"]
+
+    # A PATCH that fails its checksum after S3 already took the part it completed counts for
+    # nothing: the part is rewritten by the next PATCH and the tail is left as it was.
+    garbage = os.urandom(5 * MiB)
+    wrong = base64.b64encode(hashlib.sha1(b"not this").digest()).decode()
+    assert patch(url, alice, first, garbage, **{"Upload-Checksum": f"sha1 {wrong}"}).status_code == 460
+    assert server_offset(url, alice) == first
+    assert Upload.objects.get().s3_parts == upload.s3_parts
 
     source = tmp_path / "cut.mp4"
     source.write_bytes(data)

@@ -244,6 +244,10 @@ def test_bobs_cannot_see_or_touch_alices_upload(uploads_url, alice, bob, clip_by
 def test_metadata_is_checked(uploads_url, alice):
     assert create(uploads_url, alice, 10, title="no filename").status_code == 400
     assert create(uploads_url, alice, 10, filename="a.mp4", visibility="secret").status_code == 400
+    assert create(uploads_url, alice, 10, filename="a\x00.mp4").status_code == 400
+    broken = {**token_headers(alice), "Upload-Length": "10", "Upload-Metadata": "filename not-base64!"}
+    assert requests.post(uploads_url, headers=broken).status_code == 400
+    assert requests.post(uploads_url, headers={**broken, "Upload-Length": "\u00b2"}).status_code == 400
     response = create(uploads_url, alice, 10, filename='Tom & "Jerry" <i>.MOV')
     assert response.status_code == 201
     assert Upload.objects.get().title == 'Tom & "Jerry" <i>'

@@ -28,6 +28,6 @@ def media_url(name: str, *, signed: bool) -> str:
 
 def media_signature_valid(name: str, expires: str, signature: str) -> bool:
     """True for an untampered signature whose expiry has not passed."""
-    if not expires.isdigit() or int(expires) < time.time():
+    if not (expires.isascii() and expires.isdigit()) or int(expires) < time.time():
         return False
     return constant_time_compare(signature, _signature(name, int(expires)))

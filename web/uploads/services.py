@@ -30,6 +30,10 @@ UPLOAD_COMPLETE = "This upload is complete; delete the video instead."
 CHECKSUM_MISMATCH = "The chunk does not match its Upload-Checksum."
 
 
+# PostgreSQL's SQLSTATE for a row that NOWAIT could not lock.
+LOCK_NOT_AVAILABLE = "55P03"
+
+
 class UploadError(Exception):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
@@ -86,7 +90,9 @@ def _lock(*, owner, key: str) -> Upload:
         # NOWAIT: a second PATCH on the same upload is told to retry instead of queueing
         # behind a transfer that may take a while (tus clients retry 423).
         upload = Upload.objects.select_for_update(nowait=True).filter(owner=owner, key=key).first()
-    except OperationalError:
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+            raise
         raise UploadError(UPLOAD_BUSY, 423) from None
     if upload is None:
         raise UploadError(UPLOAD_NOT_FOUND, 404)

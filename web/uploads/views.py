@@ -7,7 +7,6 @@ errors; the body of a PATCH is read here in small blocks and streamed into stora
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 from collections.abc import Iterator
 
@@ -99,7 +98,7 @@ def _state_headers(response: HttpResponse, upload: Upload) -> HttpResponse:
 
 
 def _whole_number(value: str | None, message: str) -> int:
-    if value is None or not value.isdigit():
+    if value is None or not (value.isascii() and value.isdigit()):
         raise UploadError(message, 400)
     return int(value)
 
@@ -110,8 +109,10 @@ def _metadata(header: str) -> dict[str, str]:
         key, _, value = item.partition(" ")
         try:
             pairs[key] = base64.b64decode(value, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8
             raise UploadError(BAD_METADATA, 400) from None
+        if "\x00" in pairs[key]:
+            raise UploadError(BAD_METADATA, 400)
     return pairs
 
 
@@ -172,7 +173,7 @@ def _checksum(header: str | None):
     algorithm, _, encoded = header.partition(" ")
     try:
         expected = base64.b64decode(encoded, validate=True)
-    except binascii.Error:
+    except ValueError:
         expected = None
     if algorithm not in CHECKSUMS or not expected:
         raise UploadError(BAD_CHECKSUM_HEADER.format(algorithms=", ".join(CHECKSUMS)), 400)
