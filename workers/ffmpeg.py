@@ -29,6 +29,8 @@ FORMAT_OPTIONS = {"mov": ("-enable_drefs", "0", "-use_absolute_path", "0")}
 DEFAULT_MAX_MEMORY_BYTES = 3 * 1024**3
 DEFAULT_THREADS = 2
 NICENESS = 10
+# How running into RLIMIT_AS reads in ffmpeg's (and Python's) last words.
+OUT_OF_MEMORY_SIGNS = ("Cannot allocate memory", "malloc of size", "failed to map segment", "MemoryError")
 
 
 class FFmpegError(Exception):
@@ -175,6 +177,8 @@ def run_limited(
         raise FFmpegError(f"{name} ran past its {timeout:.0f} s timeout\n{log}", over_limit=True)
     if code in (-signal.SIGXCPU, -signal.SIGKILL):
         raise FFmpegError(f"{name} hit its {cpu_seconds:.0f} CPU-second limit\n{log}", over_limit=True)
+    if any(sign in log for sign in OUT_OF_MEMORY_SIGNS):
+        raise FFmpegError(f"{name} ran out of its {max_memory_bytes()} bytes of memory\n{log}", over_limit=True)
     raise FFmpegError(f"{name} exited with {code}\n{log}")
 
 

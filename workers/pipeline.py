@@ -42,7 +42,11 @@ KEYFRAME_SECONDS = 2
 TRANSCODE_CPU_PER_SECOND = 20
 PROBE_CPU_SECONDS, PROBE_TIMEOUT = 120, 300
 IMAGE_FORMATS = ("gif", "image2", "apng", "webp")
-PLAYLIST_MAGIC = (b"#EXTM3U", b"ffconcat", b"<?xml")  # HLS, concat, DASH manifests
+PLAYLIST_MAGIC = (b"#EXTM3U", b"ffconcat")
+# The streams probe() describes, as ffmpeg names them: the first video that is not cover art
+# (what PyAV picks below) and the first audio. Relative names, because PyAV's FFmpeg and the
+# ffmpeg binary may be different versions that number a file's streams differently.
+VIDEO, AUDIO = "0:V:0", "0:a:0"
 
 
 class MediaRejected(Exception):
@@ -62,8 +66,6 @@ class Probe:
     has_audio: bool
     audio_codec: str | None
     browser_safe: bool
-    video_stream: int = 0
-    audio_stream: int | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def _judge(facts: dict, *, max_seconds: float) -> Probe:
     fmt = facts["format"].split(",")[0]
     if fmt.endswith("_pipe") or fmt in IMAGE_FORMATS:
         raise MediaRejected(STILL_IMAGE)
-    if "video_stream" not in facts:
+    if "video_codec" not in facts:
         raise MediaRejected(AUDIO_ONLY if facts["audio_codec"] else NO_VIDEO)
     if fmt not in ffmpeg.VIDEO_FORMATS:
         raise MediaRejected(NOT_A_VIDEO)
@@ -155,8 +157,6 @@ def _judge(facts: dict, *, max_seconds: float) -> Probe:
             and facts["pix_fmt"] in ("yuv420p", "yuvj420p")
             and audio in (None, "aac")
         ),
-        video_stream=facts["video_stream"],
-        audio_stream=facts["audio_stream"],
     )
 
 
@@ -213,11 +213,11 @@ def make_poster(src: Path, probe: Probe, dest: Path) -> None:
             chain += ",signalstats,metadata=mode=select:key=lavfi.signalstats.YAVG:value=40:function=greater"
         chain += ",thumbnail=25,format=yuvj420p"
         args = [
-            *ffmpeg.input_args(src, probe.format_name, seek=seek, read_seconds=10),
-            "-map", f"0:{probe.video_stream}", "-vf", chain,
+            *ffmpeg.input_args(src, probe.format_name, seek=seek, read_seconds=5),
+            "-map", VIDEO, "-vf", chain,
             "-frames:v", "1", "-c:v", "mjpeg", "-q:v", "3", "-f", "mjpeg", f"file:{dest}",
         ]  # fmt: skip
-        _run(args, [dest], timeout=120, cpu_seconds=60)
+        _run(args, [dest], timeout=120, cpu_seconds=120)
         if dest.stat().st_size > 0:
             return
     dest.unlink(missing_ok=True)
@@ -252,18 +252,18 @@ def transcode(
         raise ValueError("transcode needs at least one rung")
     fps = min(MAX_FPS, max(1.0, probe.fps))
     gop = max(1, round(fps * KEYFRAME_SECONDS))
-    graph = f"[0:{probe.video_stream}]fps={fps:.6f},split={len(rungs)}" + "".join(f"[s{i}]" for i in range(len(rungs)))
+    graph = f"[{VIDEO}]fps={fps:.6f},split={len(rungs)}" + "".join(f"[s{i}]" for i in range(len(rungs)))
     for i, rung in enumerate(rungs):
         graph += f";[s{i}]scale={rung.width}:{rung.height},setsar=1,format=yuv420p[v{i}]"
     args = [*ffmpeg.input_args(src, probe.format_name), "-filter_complex", graph]
     for i, rung in enumerate(rungs):
         args += ["-map", f"[v{i}]"]
-        if probe.audio_stream is not None:
-            args += ["-map", f"0:{probe.audio_stream}", "-c:a", "aac", "-b:a", "128k"]
+        if probe.has_audio:
+            args += ["-map", AUDIO, "-c:a", "aac", "-b:a", "128k"]
         args += [
             "-c:v", "libx264", "-profile:v", "high", "-preset", "veryfast", "-crf", "23",
             "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-            "-threads", str(ffmpeg.threads()), "-map_metadata", "-1",
+            "-threads", str(ffmpeg.threads()), "-map_metadata", "-1", "-max_muxing_queue_size", "1024",
             "-movflags", "+faststart", "-f", "mp4", f"file:{dests[rung.label]}",
         ]  # fmt: skip
     pixel_rate = probe.width * probe.height * fps / (1920 * 1080 * 30)
@@ -279,10 +279,7 @@ def transcode(
 
 
 def _maps(probe: Probe) -> list[str]:
-    maps = ["-map", f"0:{probe.video_stream}"]
-    if probe.audio_stream is not None:
-        maps += ["-map", f"0:{probe.audio_stream}"]
-    return maps
+    return ["-map", VIDEO, "-map", AUDIO] if probe.has_audio else ["-map", VIDEO]
 
 
 def _run(args: list[str], outputs: list[Path], **limits) -> None:
@@ -314,7 +311,6 @@ def _facts(path: str) -> dict:
             "format": container.format.name,
             "header_duration": container.duration / 1_000_000 if container.duration else None,
             "audio_codec": audio.codec_context.codec.canonical_name if audio else None,
-            "audio_stream": audio.index if audio else None,
         }
         videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
         if not videos:
@@ -323,7 +319,6 @@ def _facts(path: str) -> dict:
         codec = video.codec_context
         rate = video.average_rate or video.guessed_rate
         facts.update(
-            video_stream=video.index,
             video_codec=codec.codec.canonical_name,
             pix_fmt=codec.pix_fmt,
             width=codec.width,
@@ -346,19 +341,22 @@ def _scan(container) -> dict:
     import av
 
     with container:
-        start = (container.start_time or 0) / 1_000_000
         video = next(s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic)
-        end, video_packets, error = 0.0, 0, False
+        ends: dict[int, int] = {}  # stream index -> latest pts + duration, in its time base
+        video_packets, error = 0, False
         try:
             for packet in container.demux():
                 stamp = packet.pts if packet.pts is not None else packet.dts
                 if stamp is None or packet.size == 0:
                     continue
-                end = max(end, float((stamp + (packet.duration or 0)) * packet.time_base) - start)
-                video_packets += packet.stream.index == video.index
+                index = packet.stream.index
+                ends[index] = max(ends.get(index, stamp), stamp + (packet.duration or 0))
+                video_packets += index == video.index
         except av.FFmpegError:
             error = True
-    return {"scanned_duration": end, "video_packets": video_packets, "demux_error": error}
+        start = (container.start_time or 0) / 1_000_000
+        end = max((float(ends[s.index] * s.time_base) for s in container.streams if s.index in ends), default=start)
+    return {"scanned_duration": end - start, "video_packets": video_packets, "demux_error": error}
 
 
 if __name__ == "__main__":

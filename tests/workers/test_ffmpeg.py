@@ -43,8 +43,18 @@ def test_a_child_cannot_take_more_memory_than_allowed(monkeypatch):
     grab = "x = bytearray(768 * 1024 * 1024); print('got it')"
     assert python_child(grab) == ["got it"]
     monkeypatch.setenv("FFMPEG_MAX_MEMORY_BYTES", str(512 * 1024**2))
-    with pytest.raises(ffmpeg.FFmpegError, match="MemoryError"):
+    with pytest.raises(ffmpeg.FFmpegError, match="ran out of its 536870912 bytes") as caught:
         python_child(grab)
+    assert caught.value.over_limit
+
+
+def test_ffmpeg_out_of_memory_is_told_apart_from_a_damaged_file(clip, tmp_path, monkeypatch):
+    src = clip("clip.mp4", width=1920, height=1080, seconds=0.2)
+    probe = pipeline.probe(src, max_seconds=60)
+    monkeypatch.setenv("FFMPEG_MAX_MEMORY_BYTES", str(300 * 1024**2))
+    with pytest.raises(pipeline.MediaRejected, match=pipeline.OVER_LIMIT):
+        pipeline.transcode(src, probe, pipeline.ladder(probe), {r.label: tmp_path / r.label for r in pipeline.ladder(probe)})
+    assert sorted(tmp_path.iterdir()) == [src]
 
 
 def test_a_failing_child_reports_the_end_of_its_log():

@@ -198,7 +198,7 @@ def test_a_portrait_4k_poster_is_at_most_1280_wide(clip, tmp_path):
 
 
 def make_probe(width: int, height: int) -> Probe:
-    return Probe("mov", 2.0, width, height, 0, "h264", "yuv420p", 25.0, True, "aac", True, 0, 1)
+    return Probe("mov", 2.0, width, height, 0, "h264", "yuv420p", 25.0, True, "aac", True)
 
 
 @pytest.mark.parametrize(
@@ -243,6 +243,15 @@ def cut(path: Path, fraction: float) -> Path:
 
 def audio(path: Path, fmt: str, codec: str) -> Path:
     run_ffmpeg("-f", "lavfi", "-i", "sine", "-t", "2", "-c:a", codec, "-f", fmt, str(path))
+    return path
+
+
+def cover_art(path: Path) -> Path:
+    """A song with its album cover: a video stream, but only a picture."""
+    run_ffmpeg(
+        "-f", "lavfi", "-i", "sine", "-f", "lavfi", "-i", "testsrc2=size=320x240", "-t", "2", "-map", "0", "-map", "1",
+        "-frames:v", "1", "-c:a", "aac", "-c:v", "mjpeg", "-disposition:v:0", "attached_pic", "-f", "mp4", str(path),
+    )  # fmt: skip
     return path
 
 
@@ -292,6 +301,7 @@ BAD = {
     "MP4 cut before its index": (lambda clip, p: cut(clip(p.name), 0.6), pipeline.NOT_A_VIDEO),
     "garbled picture": (lambda clip, p: garbled(clip(p.name, acodec=None)), pipeline.UNDECODABLE),
     "audio only, MP4": (lambda clip, p: audio(p, "mp4", "aac"), pipeline.AUDIO_ONLY),
+    "audio with cover art": (lambda clip, p: cover_art(p), pipeline.AUDIO_ONLY),
     "audio only, MP3": (lambda clip, p: audio(p, "mp3", "libmp3lame"), pipeline.AUDIO_ONLY),
     "PNG named .mp4": (lambda clip, p: image(p, "png"), pipeline.STILL_IMAGE),
     "JPEG named .mp4": (lambda clip, p: image(p, "mjpeg"), pipeline.STILL_IMAGE),
