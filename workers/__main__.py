@@ -7,6 +7,8 @@ stopped too, so the platform restarts the whole process rather than run half a w
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import signal
 import subprocess
@@ -23,16 +25,31 @@ def _node(name: str, queue: str, *extra: str) -> list[str]:
     ]
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Runs in each node before exec. The nodes have sessions of their own, so killing this
+    process's group (SIGKILL, the OOM killer) would leave them running as orphans that keep
+    taking jobs; the kernel kills them when this process dies instead."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "practika_project.settings")
     import django
 
     django.setup()
     video_concurrency = os.environ.get("VIDEO_WORKER_CONCURRENCY", "2")
+    guard = functools.partial(_die_with_parent, os.getpid()) if sys.platform.startswith("linux") else None
     nodes = [
-        subprocess.Popen(_node("video", settings.VIDEO_QUEUE, "-c", video_concurrency), start_new_session=True),
         subprocess.Popen(
-            _node("short", settings.SHORT_QUEUE, "-P", "threads", "-c", "4"), start_new_session=True
+            _node("video", settings.VIDEO_QUEUE, "-c", video_concurrency), start_new_session=True, preexec_fn=guard
+        ),
+        subprocess.Popen(
+            _node("short", settings.SHORT_QUEUE, "-P", "threads", "-c", "4"), start_new_session=True, preexec_fn=guard
         ),
     ]
 
