@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 import requests
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 from tusclient import client as tus_client
@@ -132,6 +133,14 @@ def test_tus_into_s3_multipart_then_media_redirects_to_a_presigned_url(s3, uploa
     assert ranged.content == data[6291456:6292480]
 
     # moto does not refuse expired presigned URLs, so the expiry is checked in the URL itself.
+    assert client.get(media_url(video.original, signed=False)).status_code == 404
+
+    # A public video's poster needs no signature; it still goes out through a presigned URL.
+    poster = default_storage.save(f"{video.storage_prefix}poster.jpg", ContentFile(b"\xff\xd8 a poster"))
+    Video.objects.filter(id=video.id).update(poster=poster, visibility="public")
+    public = client.get(media_url(poster, signed=False))
+    assert public.status_code == 302
+    assert requests.get(public["Location"]).content == b"\xff\xd8 a poster"
     assert client.get(media_url(video.original, signed=False)).status_code == 404
 
 
