@@ -125,6 +125,7 @@ def _judge(facts: dict, *, max_seconds: float) -> Probe:
         raise MediaRejected(TOO_LONG.format(limit=_spoken(max_seconds)))
     width, height, rotation = _display_size(facts)
     short, long = sorted((width, height))
+    long = max(long, facts["width"], facts["height"])  # decoding happens at the coded size
     if short < MIN_SIDE or long > MAX_SIDE or long > MAX_ASPECT * short:
         raise MediaRejected(BAD_DIMENSIONS)
     if facts["rotation"] is None:
