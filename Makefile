@@ -30,6 +30,16 @@ test: $(VENV)/.test
 	REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
 	$(BIN)/python -m pytest
 
+# The image built with podman and run as Heroku runs it (tests/ops/test_container.py), against a
+# database and a Redis db of its own, which it empties. .ci/run calls it after `make test`.
+CONTAINER_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/practika_container
+CONTAINER_REDIS_URL ?= redis://127.0.0.1:6379/6
+
+.PHONY: test-container
+test-container: $(VENV)/.test
+	CONTAINER_DATABASE_URL="$(CONTAINER_DATABASE_URL)" CONTAINER_REDIS_URL="$(CONTAINER_REDIS_URL)" \
+	$(BIN)/python -m pytest -m container tests/ops/test_container.py
+
 # Benchmarks (docs/PERFORMANCE.md): their own database and Redis db, which they empty.
 # `make bench B="B1 B7"` runs some of them.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/practika_bench

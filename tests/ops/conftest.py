@@ -19,3 +19,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    from tests.ops.podman import REPORT
+
+    if REPORT:
+        terminalreporter.section("container")
+        for name, value in REPORT.items():
+            terminalreporter.write_line(f"{name}: {value}")

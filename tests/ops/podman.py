@@ -10,6 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from tests.ops.apt import ensure_commands
+
 CACHE = Path("/var/tmp/practika-container")
 ROOTFS_TAR = CACHE / "bookworm-minbase.tar"
 DEBIAN_IMAGE = "localhost/debian:bookworm"
@@ -25,6 +27,10 @@ RUN apt-get update \\
     && rm -rf /var/lib/apt/lists/*
 """
 
+# What the container test measured (image size, build and stop times), printed at the end of the
+# run by tests/ops/conftest.py whether the tests passed or not.
+REPORT: dict[str, str] = {}
+
 GLOBAL_FLAGS = ["--runtime", "runc", "--cgroup-manager=cgroupfs"]
 RUN_FLAGS = ["--network", "host", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
 
@@ -38,14 +44,7 @@ def podman(*args: str, check: bool = True, timeout: float = 900, **kwargs) -> su
 
 def install_tools() -> list[str]:
     """apt-get install what is missing; returns what is still missing afterwards."""
-    missing = [pkg for tool, pkg in APT_TOOLS.items() if shutil.which(tool) is None]
-    if missing and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-q", *missing], capture_output=True, timeout=900,
-            env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-        )
-    return [tool for tool in APT_TOOLS if shutil.which(tool) is None]
+    return ensure_commands(APT_TOOLS)
 
 
 def image_exists(name: str) -> bool:

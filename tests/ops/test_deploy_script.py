@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import BASE_DIR, need
 from tests.ops import fake_heroku
+from tests.ops.apt import ensure_commands
 from tests.ops.stub_app import StubApp
 
 SCRIPT = BASE_DIR / "bin" / "deploy-heroku-container"
@@ -181,6 +182,6 @@ def test_a_failed_release_phase_keeps_the_old_release_and_exits_non_zero(tmp_pat
 
 
 def test_the_script_is_shellcheck_clean():
-    need("shellcheck (apt-get install shellcheck)", shutil.which("shellcheck") is not None)
+    need("shellcheck (apt-get install shellcheck)", not ensure_commands({"shellcheck": "shellcheck"}))
     result = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
