@@ -77,7 +77,7 @@ def live(processes, collected_static, ffmpeg) -> Live:
     port = free_port()
     web = processes(
         "web", PORT=str(port), DEBUG="false", WEB_CONCURRENCY="1", GUNICORN_THREADS="8",
-        UPLOAD_CHUNK_BYTES=str(256 * 1024),
+        UPLOAD_CHUNK_BYTES=str(128 * 1024),
     )
     processes("worker")
     processes("beat")
@@ -93,11 +93,17 @@ class Browsing:
     context: object
     errors: list[str] = field(default_factory=list)
 
+    def _console(self, page, message) -> None:
+        # The document's own status (a 404 page) is asserted by the tests, not reported here.
+        if message.type != "error" or message.location.get("url") == page.url:
+            return
+        self.errors.append(f"{page.url}: {message.text}")
+
     def new_page(self, viewport: dict | None = None):
         page = self.context.new_page()
         if viewport:
             page.set_viewport_size(viewport)
-        page.on("console", lambda m: m.type == "error" and self.errors.append(f"{page.url}: {m.text}"))
+        page.on("console", lambda m: self._console(page, m))
         page.on("pageerror", lambda e: self.errors.append(f"{page.url}: {e}"))
         # Leaving a page mid-upload asks "are you sure?": the tests mean it.
         page.on("dialog", lambda d: d.accept())
@@ -151,8 +157,10 @@ def fits(page) -> None:
 
 
 def shoot(page, name: str) -> Path:
-    """A full-page screenshot under tests/artifacts/screens/, for people to look at."""
+    """Screenshots under tests/artifacts/screens/ for people to look at: the whole page, and
+    the first screenful as a visitor sees it."""
     path = ARTIFACTS / "screens" / f"{name}-{page.viewport_size['width']}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path.with_name(path.stem + "-top.png")))
     return path

@@ -1,0 +1,185 @@
+"""A person's whole path through Practika in headless Chromium against real web, worker and beat:
+sign up, upload through the page, watch it process, practise with it, and delete it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.pages.conftest import DESKTOP, PHONE, fits, shoot, signup
+from web.uploads.models import Upload
+from web.videos.models import Video
+
+pytestmark = pytest.mark.slow
+PROCESSING_TIMEOUT_MS = 180_000
+
+
+def _player(page) -> dict:
+    return page.evaluate(
+        "() => { const v = document.getElementById('player');"
+        " return {t: v.currentTime, d: v.duration, ready: v.readyState, paused: v.paused,"
+        " rate: v.playbackRate, src: v.currentSrc}; }"
+    )
+
+
+def _settled(page) -> None:
+    """Wait until processing ends either way, and say why when it failed."""
+    state = page.locator("[data-role=state]")
+    page.wait_for_function(
+        "() => /^(Ready\\.|Processing failed)/.test(document.querySelector('[data-role=state]').textContent)",
+        timeout=PROCESSING_TIMEOUT_MS,
+    )
+    assert state.text_content() == "Ready."
+
+
+def _upload(page, live, source: Path, title: str) -> None:
+    page.goto(live("/videos/upload/"))
+    page.locator("#files").set_input_files(str(source))
+    page.get_by_label("Title").fill(title)
+    page.get_by_role("button", name=f"Upload {source.name}").click()
+
+
+def test_sign_up_upload_watch_practise_and_delete(live, browse, clip, media_root):
+    # 480 lines high: the player gets two renditions (360p and 480p) to choose between.
+    source = clip("take.mp4", seconds=3, width=854, height=480)
+    owner = browse()
+    page = owner.new_page()
+    signup(page, live, "fay")
+
+    _upload(page, live, source, "Scales at 60")
+    bar = page.locator("[data-role=upload-progress]")
+    expect(bar).to_have_attribute("value", "100")
+    expect(page.locator("[data-role=percent]")).to_have_text("100 %")
+    watch_link = page.get_by_role("link", name="Watch Scales at 60")
+    _settled(page)
+    video = Video.objects.get(title="Scales at 60")
+    assert video.status == "ready" and video.renditions.count() == 2
+    watch_link.click()
+    page.wait_for_url(live(f"/videos/{video.id}/"))
+
+    # Play with the keyboard shortcut (a real key press, so autoplay rules allow sound).
+    page.keyboard.press("k")
+    page.wait_for_function("() => { const v = document.getElementById('player');"
+                           " return v.readyState >= 3 && v.currentTime > 0.3; }")
+    first = _player(page)["t"]
+    page.wait_for_function(f"() => document.getElementById('player').currentTime > {first}")
+
+    # Seek to the middle: the media URL answers Range requests, so the browser can jump there.
+    page.evaluate("() => { const v = document.getElementById('player'); v.pause(); v.currentTime = v.duration / 2; }")
+    page.wait_for_function("() => { const v = document.getElementById('player');"
+                           " return !v.seeking && Math.abs(v.currentTime - v.duration / 2) < 0.2 && v.readyState >= 2; }")
+
+    # Another quality: the new source picks up where the old one was.
+    quality = page.get_by_label("Quality")
+    before = _player(page)
+    other = "360p" if quality.input_value() == "480p" else "480p"
+    quality.select_option(other)
+    page.wait_for_function(
+        "(src) => { const v = document.getElementById('player');"
+        " return v.currentSrc !== src && v.readyState >= 2 && !v.seeking; }", arg=before["src"]
+    )
+    after = _player(page)
+    assert abs(after["t"] - before["t"]) < 0.2
+
+    # Frame step pauses and moves one frame.
+    page.get_by_role("button", name="Next frame").click()
+    page.wait_for_function(f"() => document.getElementById('player').currentTime > {after['t']}")
+    assert _player(page)["paused"]
+
+    # Half speed and an A–B loop from 0.5 s to 1.5 s: the playhead keeps coming back to A.
+    page.get_by_label("Playback speed").select_option("0.5")
+    assert _player(page)["rate"] == 0.5
+    for at, button in ((0.5, "Set loop start (A) here"), (1.5, "Set loop end (B) here")):
+        page.evaluate(f"() => {{ document.getElementById('player').currentTime = {at}; }}")
+        page.wait_for_function("() => !document.getElementById('player').seeking")
+        page.get_by_role("button", name=button).click()
+    expect(page.get_by_role("button", name="Loop between A and B")).to_have_attribute("aria-pressed", "true")
+    page.evaluate(
+        "() => { const v = document.getElementById('player'); window.loopLog = {wraps: 0, max: 0, last: 0};"
+        " v.addEventListener('timeupdate', () => { const l = window.loopLog;"
+        " if (v.currentTime < l.last - 0.3) l.wraps++; l.max = Math.max(l.max, v.currentTime); l.last = v.currentTime; });"
+        " v.currentTime = 0.5; }"
+    )
+    page.keyboard.press("k")
+    page.wait_for_function("() => window.loopLog.wraps >= 2", timeout=30_000)
+    log = page.evaluate("() => window.loopLog")
+    assert log["max"] < 1.5 + 0.3, log  # never ran far past B
+    assert _player(page)["rate"] == 0.5
+    page.keyboard.press("k")
+
+    for viewport in (PHONE, DESKTOP):
+        for path, name in ((f"/videos/{video.id}/", "watch"), ("/", "library-with-video")):
+            p = owner.new_page(viewport)
+            p.goto(live(path))
+            if name == "watch":
+                p.wait_for_function("() => document.getElementById('player').readyState >= 1")
+            else:
+                p.wait_for_function("() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+            fits(p)
+            shoot(p, name)
+            p.close()
+
+    # Someone else: the private video is the very same 404 page as a video that never existed.
+    stranger = browse().new_page()
+    signup(stranger, live, "gus")
+    hidden = stranger.goto(live(f"/videos/{video.id}/"))
+    hidden_text = stranger.locator("main").inner_text()
+    missing = stranger.goto(live("/videos/never-was/"))
+    assert hidden.status == missing.status == 404
+    assert hidden_text == stranger.locator("main").inner_text()
+
+    # Delete, after a confirmation; the files go too.
+    page.get_by_role("link", name="Delete…").click()
+    page.get_by_role("button", name="Delete for good").click()
+    page.wait_for_url(live("/"))
+    expect(page.get_by_text("Deleted “Scales at 60” and its files.")).to_be_visible()
+    assert not Video.objects.filter(id=video.id).exists()
+    assert not any((media_root / "videos" / video.id).rglob("*"))
+    assert owner.errors == []
+
+
+def test_an_interrupted_upload_survives_a_dropped_network_and_a_reload(live, browse, clip):
+    source = clip("long-take.mp4", seconds=3, width=854, height=480)
+    chunks = Path(source).stat().st_size // (128 * 1024)
+    assert chunks >= 5, "the clip must span several chunks"
+    b = browse()
+    page = b.new_page()
+    signup(page, live, "hal")
+
+    # The network drops once during the second chunk (the client retries by itself), and for
+    # good during the fourth.
+    sent: list[int] = []
+
+    def flaky(route):
+        if route.request.method == "PATCH":
+            sent.append(int(route.request.headers["upload-offset"]))
+            if len(sent) == 2 or len(sent) >= 5:
+                return route.abort("internetdisconnected")
+        return route.continue_()
+
+    page.route("**/core/api/uploads/**", flaky)
+    _upload(page, live, source, "Shaky connection")
+    expect(page.locator("[data-role=state]")).to_contain_text("Trying again", timeout=30_000)
+    page.wait_for_function("() => true")
+    page.wait_for_timeout(100)
+    expect(page.locator("[data-role=state]")).to_contain_text("Trying again", timeout=30_000)
+    assert sent[1] == sent[2], "the retry resends the chunk the network lost"
+    upload = Upload.objects.get(title="Shaky connection")
+    assert 0 < upload.offset < upload.length and upload.completed_at is None
+
+    # Reload: the page lists the unfinished upload; choosing the file again continues it.
+    page.unroute("**/core/api/uploads/**")
+    resumed: list[int] = []
+    page.on("request", lambda r: r.method == "PATCH" and resumed.append(int(r.headers["upload-offset"])))
+    page.reload()
+    expect(page.get_by_role("heading", name="Unfinished uploads")).to_be_visible()
+    expect(page.locator("#unfinished li")).to_contain_text("long-take.mp4")
+    page.locator("#files").set_input_files(str(source))
+    expect(page.locator("[data-role=upload-progress]")).to_have_attribute("value", "100")
+    assert resumed[0] == Upload.objects.get(key=upload.key).offset or resumed[0] == upload.offset
+    assert resumed[0] > 0, "the upload went on from where the server stopped, not from the start"
+    _settled(page)
+    assert Video.objects.filter(title="Shaky connection").exists()
+    assert b.errors == [] or all("ERR_INTERNET_DISCONNECTED" in e for e in b.errors), b.errors
