@@ -74,13 +74,12 @@ def main() -> int:
     out = RESULTS / f"bench-{stamp}.json"
     write(out, machine=machine, results=results)
     print(f"Results: {out}")
-    errors = [r for r in results if "error" in r.details]
-    if errors:
-        print(f"Logs of this run: {stack.logs}")
-        shutil.rmtree(stack.media_root, ignore_errors=True)
-        return 1
+    # The processes' logs stay beside the results (the media goes: it is gigabytes).
+    logs = RESULTS / "logs" / stamp
+    shutil.copytree(stack.logs, logs)
     shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    print(f"Logs: {logs}")
+    return 1 if any("error" in r.details for r in results) else 0
 
 
 if __name__ == "__main__":

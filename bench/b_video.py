@@ -20,6 +20,33 @@ POLL = 0.05
 TIMEOUT = 600
 
 
+# x264 writes its settings into the stream; these say how hard it worked on each frame. Higher is
+# more work (a slower preset) for all but crf, where lower is higher quality.
+_EFFORT = ("subme", "ref", "trellis", "bframes", "me")
+_ME_RANK = {"dia": 0, "hex": 1, "umh": 2, "esa": 3, "tesa": 4}
+
+
+def x264_settings(path: Path) -> dict[str, float]:
+    with path.open("rb") as f:
+        head = f.read(16 * 1024 * 1024)
+    start = head.find(b"x264 - core")
+    if start < 0:
+        raise RuntimeError(f"{path.name} was not encoded by x264")
+    text = head[start:head.index(b"\0", start)].decode("ascii", "replace")
+    options = dict(item.split("=", 1) for item in text.split("options: ", 1)[1].split() if "=" in item)
+    # No crf at all: a bitrate-driven encode (a camera's), never one of ours or the baseline's.
+    settings = {"crf": float(options.get("crf", "inf"))}
+    for key in _EFFORT:
+        value = options.get(key, "0")
+        settings[key] = _ME_RANK[value] if key == "me" else float(value.split(":")[0])
+    return settings
+
+
+def at_least_as_good(mine: dict[str, float], fixed: dict[str, float]) -> bool:
+    """The same or a lower CRF, and at least the fixed preset's effort on every setting."""
+    return mine["crf"] <= fixed["crf"] and all(mine[key] >= fixed[key] for key in _EFFORT)
+
+
 def _cpu_children() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -44,7 +71,7 @@ def hand_made_ladder(src: Path, out: Path) -> dict:
     for command in commands:
         subprocess.run(command, check=True)
     return {"seconds": time.perf_counter() - started, "cpu_seconds": _cpu_children() - cpu,
-            "heights": heights}
+            "heights": heights, "x264": x264_settings(out / f"{heights[-1]}p.mp4")}
 
 
 def _upload(web: Proc, path: Path, token: str) -> tuple[str, float]:
@@ -86,12 +113,22 @@ def b4_b5(stack: Stack) -> list[Result]:
     video_id, uploaded = _upload(web, src, token)
     times = _follow(web, video_id, token, uploaded)
     cpu = cpu_seconds(process_tree(worker.popen.pid)) - cpu
+    outputs = [p for p in (stack.media_root / "videos" / video_id).glob("*.mp4") if not p.stem.startswith("original")]
+    # A rendition remuxed from the source keeps the source's stream (and its x264 settings): it
+    # was not re-encoded, so the rule about encoder effort does not apply to it.
+    copied = x264_settings(src)
+    mine = {p.name: x264_settings(p) for p in outputs}
+    remuxed = sorted(name for name, found in mine.items() if found == copied)
+    mine = {name: found for name, found in mine.items() if found != copied}
+    quality = bool(mine) and all(at_least_as_good(m, base["x264"]) for m in mine.values())
     details = {"baseline_cpu_seconds": round(base["cpu_seconds"], 1), "practika_cpu_seconds": round(cpu, 1),
-               "baseline_heights": base["heights"], "renditions": times["renditions"]}
+               "baseline_heights": base["heights"], "renditions": times["renditions"],
+               "baseline_x264": base["x264"], "practika_x264": mine, "quality_at_least_baseline": quality,
+               "remuxed_not_reencoded": remuxed}
     ready, first, baseline = times["ready"], times["first_playable"], base["seconds"]
     return [
         Result("B4", f"upload complete → ready, {src.stem}", "s", round(ready, 2),
-               round(baseline, 2), round(ready / baseline, 3), "<= 1.0x", ready <= baseline, details),
+               round(baseline, 2), round(ready / baseline, 3), "<= 1.0x", ready <= baseline and quality, details),
         Result("B5", "upload complete → first playable rendition", "s", round(first, 2),
                round(baseline, 2), round(first / baseline, 3), "<= 0.3x", first <= 0.3 * baseline, details),
     ]
