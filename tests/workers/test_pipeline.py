@@ -386,14 +386,16 @@ def test_a_playlist_to_another_local_video_reads_nothing(clip, tmp_path):
     assert payload in (tmp_path / "control.ts").read_bytes()
     (tmp_path / "control.ts").unlink()
 
-    with pytest.raises(MediaRejected, match=pipeline.PLAYLIST):
-        pipeline.probe(upload, max_seconds=LONG_ENOUGH)
-    # Behind the friendly sniff, the fenced probe's demuxer allowlist refuses it on its own...
-    assert pipeline._facts_fenced(upload) == {}
-    # ...and so does ffmpeg, whatever format a fooled probe might have claimed.
-    out = tmp_path / "out"
-    out.mkdir()
-    every_step_refuses(upload, out)
+    # Named .m3u8, PyAV's newer FFmpeg would follow it too.
+    for named in (upload, playlist(tmp_path / "upload.m3u8", str(secret))):
+        with pytest.raises(MediaRejected, match=pipeline.PLAYLIST):
+            pipeline.probe(named, max_seconds=LONG_ENOUGH)
+        # Behind the friendly sniff, the fenced probe's demuxer allowlist refuses it on its own...
+        assert pipeline._facts_fenced(named) == {}
+        # ...and so does ffmpeg, whatever format a fooled probe might have claimed.
+        out = tmp_path / "out"
+        out.mkdir(exist_ok=True)
+        every_step_refuses(named, out)
     assert no_trace_of(payload, tmp_path, besides=secret)
 
 
