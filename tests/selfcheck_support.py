@@ -106,3 +106,17 @@ def stopping(processes):
     yield start
     for proc in started:
         proc.stop(timeout=30)
+        # Shown by pytest only when the test failed.
+        print(f"--- {proc.name} (exit {proc.popen.returncode}) ---\n{proc.output()[-3000:]}")
+
+
+def wait_consumers(*queues: str, timeout: float = 40) -> None:
+    """Until some worker answers for each queue (a node is up and consuming)."""
+    from web.health.checks import queue_consumers
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        consuming = {q for qs in queue_consumers(timeout=0.5).values() for q in qs}
+        if set(queues) <= consuming:
+            return
+    raise AssertionError(f"no worker consumed {queues} within {timeout} s")

@@ -3,11 +3,14 @@ two-second interval."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
 from django.core.management import call_command
 
+from tests.conftest import BASE_DIR
 from tests.selfcheck_support import own_redis, stopping, webhook  # noqa: F401 (fixtures)
 from web.health import checks
 from web.health.models import HealthReport
@@ -17,7 +20,7 @@ pytestmark = [pytest.mark.slow]
 INTERVAL = 2
 REPORT_NAMES = {
     "database", "cache", "broker", "storage", "workers", "ffmpeg", "disk", "pending", "processing",
-    "failed", "canary", "heal_unclaimed", "heal_silent", "uploads", "scheduler",
+    "failed", "canary", "maintenance", "heal_unclaimed", "heal_silent", "uploads", "scheduler",
 }
 
 
@@ -48,7 +51,7 @@ def wait_until(predicate, *, timeout: float, what: str):
     raise AssertionError(f"{what} within {timeout} s")
 
 
-def test_reports_appear_on_schedule_with_every_check(stopping, schedule):
+def test_reports_appear_on_schedule_with_every_check(stopping, schedule, live_env):
     stopping("worker", **schedule)
     stopping("beat", **schedule)
     first = wait_report(lambda r: r.checks["workers"]["ok"])
@@ -58,6 +61,12 @@ def test_reports_appear_on_schedule_with_every_check(stopping, schedule):
     assert second.period > first.period
     assert second.status == "ok", second.checks
     assert second.checks["workers"]["consumers"]["video"] and second.checks["workers"]["consumers"]["short"]
+    # The operator's command agrees, and says so with its exit code.
+    command = subprocess.run([sys.executable, "manage.py", "health_report"], cwd=BASE_DIR, env=live_env,
+                             capture_output=True, text=True, timeout=60)
+    assert command.returncode == 0, command.stdout
+    assert command.stdout.rstrip().endswith("status: ok")
+    assert all(f"\n{name} " in "\n" + command.stdout for name in REPORT_NAMES - {"heal_unclaimed", "heal_silent", "uploads"})
 
 
 def test_a_redis_outage_is_reported_and_alerted_once_each_way(own_redis, webhook, stopping, schedule):

@@ -33,7 +33,7 @@ CANARY_TASK = "workers.tasks.video_canary_task"
 def canary_run(*, timeout: float | None = None, poll: float = 0.25) -> CanaryRun:
     timeout = settings.CANARY_TIMEOUT if timeout is None else timeout
     run = CanaryRun.objects.create(id=uuid.uuid4().hex)
-    if not any(settings.VIDEO_QUEUE in qs for qs in queue_consumers().values()):
+    if not any(settings.VIDEO_QUEUE in qs for qs in queue_consumers(timeout=1.0).values()):
         return canary_finish(run_id=run.id, ok=False, reason=NO_VIDEO_CONSUMER)
     # By name: workers.tasks imports this module. The route sends video_* to the video queue.
     celery_app.send_task(CANARY_TASK, args=[run.id])
@@ -106,7 +106,7 @@ def canary_read_back(*, run_id: str, rendition: Path, want: tuple[int, int]) -> 
     if (probe.width, probe.height) != want:
         raise RuntimeError(READ_BACK_MISMATCH.format(got=f"{probe.width}x{probe.height}", want=f"{want[0]}x{want[1]}"))
     with rendition.open("rb") as f:
-        name = default_storage.save(f"health/canary/{run_id}/{rendition.name}", File(f))
+        name = default_storage.save(f"health/canary-{run_id}-{rendition.name}", File(f))
     try:
         with default_storage.open(name) as stored:
             if stored.read() != rendition.read_bytes():

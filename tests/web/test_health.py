@@ -49,3 +49,87 @@ def test_a_check_that_hangs_costs_only_the_deadline():
 def test_database_down_means_down():
     assert checks.overall_status({"database": {"ok": False}, "cache": {"ok": True}}) == "down"
     assert checks.overall_status({"database": {"ok": True}, "cache": {"ok": False}}) == "degraded"
+
+
+@pytest.fixture
+def blackhole():
+    """A port that accepts TCP connections and never says a word, like a wedged Redis."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    yield f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+    sock.close()
+
+
+def test_a_redis_that_never_answers_costs_the_deadline_and_is_not_down(client, admin_client, settings, monkeypatch, blackhole):
+    from practika_project.celery import app
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": blackhole,
+                                   "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 5}}}
+    monkeypatch.setitem(app.conf, "broker_url", blackhole)
+    response = admin_client.get("/core/health/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    for name in ("cache", "broker"):
+        assert body["checks"][name]["error"] == f"no answer within {settings.HEALTH_CHECK_TIMEOUT:g} s"
+    assert body["checks"]["database"]["ok"] is True
+
+
+def _report(age_seconds: float):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from web.health.models import HealthReport
+
+    report = HealthReport.objects.create(status="ok", duration_ms=1, period=1)
+    HealthReport.objects.filter(pk=report.pk).update(created_at=timezone.now() - timedelta(seconds=age_seconds))
+
+
+@pytest.mark.parametrize(
+    ("age", "ok"), [(None, False), (10, True), (3 * 60 - 5, True), (3 * 60 + 5, False)]
+)
+def test_the_scheduler_is_stale_past_three_intervals(transactional_db, settings, age, ok):
+    settings.SELF_CHECK_INTERVAL = 60
+    if age is not None:
+        _report(age)
+    result = checks.run_one(checks.check_scheduler)
+    assert result["ok"] is ok
+    if not ok:
+        assert "is beat running?" in result["error"]
+
+
+def test_anonymous_callers_see_no_worker_names_or_queue_details(client, transactional_db):
+    _report(1)
+    body = client.get("/core/health/").json()
+    for result in body["checks"].values():
+        assert set(result) <= set(checks.PUBLIC_KEYS)
+
+
+@pytest.mark.slow
+def test_workers_names_a_queue_nobody_consumes(admin_client, processes, transactional_db):
+    from tests.selfcheck_support import wait_consumers
+
+    short_only = processes("short", "celery -A practika_project worker -n short@%h -Q short -P threads -c 1 -l INFO")
+    wait_consumers("short")
+    workers = admin_client.get("/core/health/").json()["checks"]["workers"]
+    short_only.stop()
+    assert workers["ok"] is False
+    assert workers["error"] == checks.NO_CONSUMER.format(queue="video")
+    assert workers["consumers"]["video"] == [] and len(workers["consumers"]["short"]) == 1
+
+
+def test_health_report_prints_a_table_and_exits_non_zero_unless_ok(transactional_db, redis_url, capsys):
+    from django.core.management import call_command
+
+    with pytest.raises(SystemExit) as exited:
+        call_command("health_report")
+    assert exited.value.code == 1  # degraded: no worker, no scheduled report yet
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[-1] == "status: degraded"
+    assert {line.split()[0] for line in lines[:-1]} >= set(checks.REPORT_CHECKS) | {"scheduler"}
+    assert any(line.startswith("workers ") and " FAIL " in line for line in lines)

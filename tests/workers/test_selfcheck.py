@@ -16,7 +16,7 @@ from workers import selfcheck
 
 NAMES = {
     "database", "cache", "broker", "storage", "workers", "ffmpeg", "disk", "pending", "processing",
-    "failed", "canary", "heal_unclaimed", "heal_silent", "uploads", "scheduler",
+    "failed", "canary", "maintenance", "heal_unclaimed", "heal_silent", "uploads", "scheduler",
 }
 
 

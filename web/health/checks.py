@@ -31,7 +31,7 @@ from workers.ffmpeg import ffmpeg_binary
 
 CheckFn = Callable[[], dict]
 
-NO_WORKER = "no Celery worker answered within 1 s"
+NO_WORKER = "no Celery worker answered within {timeout:g} s"
 NO_CONSUMER = "no worker consumes the {queue} queue"
 NO_REPORT = "no scheduled report yet: is beat running?"
 STALE_REPORT = "the latest scheduled report is {age:.0f} s old: is beat running?"
@@ -94,16 +94,19 @@ def check_storage() -> dict:
     return {}
 
 
-def queue_consumers(timeout: float = 1.0) -> dict[str, list[str]]:
+def queue_consumers(timeout: float) -> dict[str, list[str]]:
     """Which workers answer, and the queues each consumes: {worker: [queue, ...]}."""
     replies = celery_app.control.inspect(timeout=timeout).active_queues() or {}
     return {worker: sorted(q["name"] for q in qs) for worker, qs in replies.items()}
 
 
 def check_workers() -> dict:
-    workers = queue_consumers()
+    # Replies come in milliseconds, but inspect always waits its whole window: half the deadline
+    # leaves the other half for connecting to the broker.
+    timeout = settings.HEALTH_CHECK_TIMEOUT / 2
+    workers = queue_consumers(timeout)
     if not workers:
-        raise RuntimeError(NO_WORKER)
+        raise RuntimeError(NO_WORKER.format(timeout=timeout))
     consumers = {q: sorted(w for w, qs in workers.items() if q in qs) for q in queues()}
     result: dict = {"count": len(workers), "names": sorted(workers), "consumers": consumers}
     missing = [q for q, names in consumers.items() if not names]
@@ -199,6 +202,23 @@ def check_canary() -> dict:
     return result
 
 
+@closes_connection
+def check_maintenance() -> dict:
+    """What the latest daily maintenance removed."""
+    from web.health.models import MaintenanceRun
+
+    run = MaintenanceRun.objects.first()
+    if run is None:
+        return {"ran": False}
+    return {
+        "ran": True,
+        "at": run.created_at.isoformat(),
+        "reports_deleted": run.reports_deleted,
+        "orphans_deleted": run.orphans_deleted,
+        "orphan_bytes": run.orphan_bytes,
+    }
+
+
 SERVICE_CHECKS: dict[str, CheckFn] = {
     "database": check_database,
     "cache": check_cache,
@@ -215,6 +235,7 @@ REPORT_CHECKS: dict[str, CheckFn] = {
     "processing": check_processing,
     "failed": check_failed,
     "canary": check_canary,
+    "maintenance": check_maintenance,
 }
 
 
