@@ -148,8 +148,8 @@ def test_an_interrupted_upload_survives_a_dropped_network_and_a_reload(live, bro
     page = b.new_page()
     signup(page, live, "hal")
 
-    # The network drops once during the second chunk (the client retries by itself), and for
-    # good during the fourth.
+    # The network drops once during the second chunk (the client retries by itself), then for
+    # good from the fourth chunk on.
     sent: list[int] = []
 
     def flaky(route):
@@ -161,13 +161,15 @@ def test_an_interrupted_upload_survives_a_dropped_network_and_a_reload(live, bro
 
     page.route("**/core/api/uploads/**", flaky)
     _upload(page, live, source, "Shaky connection")
-    expect(page.locator("[data-role=state]")).to_contain_text("Trying again", timeout=30_000)
-    page.wait_for_function("() => true")
-    page.wait_for_timeout(100)
-    expect(page.locator("[data-role=state]")).to_contain_text("Trying again", timeout=30_000)
-    assert sent[1] == sent[2], "the retry resends the chunk the network lost"
+    for _ in range(300):  # the client backs off 1 s, then 2 s, between attempts
+        if len(sent) >= 6:
+            break
+        page.wait_for_timeout(100)
+    expect(page.locator("[data-role=state]")).to_contain_text("Trying again")
+    assert sent[1] == sent[2] and sent[3] > sent[2], "the lost chunk was sent again, then the next one"
+    assert sent[4] == sent[5], sent
     upload = Upload.objects.get(title="Shaky connection")
-    assert 0 < upload.offset < upload.length and upload.completed_at is None
+    assert upload.offset == sent[4] and 0 < upload.offset < upload.length
 
     # Reload: the page lists the unfinished upload; choosing the file again continues it.
     page.unroute("**/core/api/uploads/**")
@@ -178,8 +180,8 @@ def test_an_interrupted_upload_survives_a_dropped_network_and_a_reload(live, bro
     expect(page.locator("#unfinished li")).to_contain_text("long-take.mp4")
     page.locator("#files").set_input_files(str(source))
     expect(page.locator("[data-role=upload-progress]")).to_have_attribute("value", "100")
-    assert resumed[0] == Upload.objects.get(key=upload.key).offset or resumed[0] == upload.offset
-    assert resumed[0] > 0, "the upload went on from where the server stopped, not from the start"
+    assert resumed[0] == upload.offset, "the upload went on from where the server stopped, not from the start"
     _settled(page)
     assert Video.objects.filter(title="Shaky connection").exists()
-    assert b.errors == [] or all("ERR_INTERNET_DISCONNECTED" in e for e in b.errors), b.errors
+    # The dropped requests are logged by the browser itself; nothing else may be.
+    assert [e for e in b.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
