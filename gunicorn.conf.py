@@ -43,3 +43,25 @@ errorlog = "-"
 access_log_format = (
     '%(h)s "%(r)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s "%(f)s" "%(a)s"'
 )
+
+# Production logs one JSON object per line (LOG_FORMAT, the same switch as Django's LOGGING), so
+# gunicorn's own lines and the access log are JSON there too, the access line with its fields.
+_production = os.environ.get("DJANGO_SETTINGS_MODULE") == "practika_project.production"
+if os.environ.get("LOG_FORMAT", "json" if _production else "text") == "json":
+    logconfig_dict = {
+        "root": {"level": "INFO", "handlers": []},
+        "loggers": {
+            name: {"level": "INFO", "handlers": ["stdout"], "propagate": False}
+            for name in ("gunicorn.error", "gunicorn.access")
+        },
+        "handlers": {
+            "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"}
+        },
+        "formatters": {
+            "json": {
+                "()": "practika_project.logging.GunicornJsonFormatter",
+                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            }
+        },
+    }

@@ -7,7 +7,10 @@ import inspect
 import logging
 import re
 import uuid
+from collections.abc import Mapping
 from contextvars import ContextVar
+
+from pythonjsonlogger.json import JsonFormatter
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -95,3 +98,19 @@ class LogContextMiddleware:
         if view_kwargs.get("video_id"):
             video_id_var.set(str(view_kwargs["video_id"]))
         return None
+
+
+class GunicornJsonFormatter(JsonFormatter):
+    """gunicorn's own lines as JSON, like Django's; an access line also gets its fields."""
+
+    # gunicorn passes an access line's atoms as the record's args.
+    ACCESS_FIELDS = {
+        "{x-request-id}o": "request_id", "m": "method", "U": "path", "s": "status",
+        "M": "duration_ms", "B": "bytes", "h": "remote_addr",
+    }
+
+    def add_fields(self, log_record, record, message_dict) -> None:
+        super().add_fields(log_record, record, message_dict)
+        if record.name == "gunicorn.access" and isinstance(record.args, Mapping):
+            for atom, name in self.ACCESS_FIELDS.items():
+                log_record[name] = record.args.get(atom)
