@@ -14,6 +14,9 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.http import http_date
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
@@ -46,6 +49,14 @@ BAD_OFFSET = "Upload-Offset must be a whole number of bytes."
 BAD_CONTENT_TYPE = f"PATCH bodies must be {OFFSET_CONTENT_TYPE}."
 BAD_CHECKSUM_HEADER = "Upload-Checksum must be '<algorithm> <base64 digest>' with one of: {algorithms}."
 NEED_CONTENT_LENGTH = "PATCH needs a Content-Length."
+
+
+def _header(name: str, description: str, required: bool = True) -> OpenApiParameter:
+    return OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.HEADER, required=required, description=description)
+
+
+_ERROR = OpenApiResponse(inline_serializer("UploadError", {"error": serializers.CharField()}), description="JSON error")
+_TUS_RESUMABLE = _header("Tus-Resumable", "Always 1.0.0.")
 
 
 class TusVersionMismatch(APIException):
@@ -117,6 +128,18 @@ def _metadata(header: str) -> dict[str, str]:
 
 
 class UploadCollection(TusView):
+    @extend_schema(
+        summary="Create a tus upload",
+        request=None,
+        parameters=[
+            _TUS_RESUMABLE,
+            _header("Upload-Length", "Size of the whole file in bytes (at most MAX_UPLOAD_BYTES)."),
+            _header("Upload-Metadata", "tus metadata: filename, title; optional visibility, description."),
+        ],
+        responses={201: OpenApiResponse(description="Created; Location names the upload."), **{
+            code: _ERROR for code in (400, 401, 403, 412, 413)
+        }},
+    )
     def post(self, request):
         length = _whole_number(request.headers.get("Upload-Length"), BAD_LENGTH)
         meta = _metadata(request.headers.get("Upload-Metadata", ""))
@@ -134,12 +157,27 @@ class UploadCollection(TusView):
 
 
 class UploadResource(TusView):
+    @extend_schema(exclude=True)  # HEAD: tus offset discovery
     def head(self, request, key: str):
         upload = upload_get(owner=request.user, key=key)
         response = _state_headers(HttpResponse(status=200), upload)
         response["Upload-Length"] = str(upload.length)
         return response
 
+    @extend_schema(
+        summary="Append bytes to a tus upload",
+        description=f"The body is the chunk's raw bytes, sent as {OFFSET_CONTENT_TYPE}.",
+        # Not declared as a request body: schema-driven fuzzers cannot serialize this media type.
+        request=None,
+        parameters=[
+            _TUS_RESUMABLE,
+            _header("Upload-Offset", "Where this chunk starts; must equal the server's offset."),
+            _header("Upload-Checksum", "Optional '<algorithm> <base64 digest>' of this chunk.", required=False),
+        ],
+        responses={204: OpenApiResponse(description="Stored; Upload-Offset says how far, and on the last "
+                                        "byte Practika-Video-Id names the pending video."),
+                   **{code: _ERROR for code in (400, 401, 403, 404, 409, 410, 412, 415, 423, 460)}},
+    )
     def patch(self, request, key: str):
         if request.content_type.split(";")[0].strip() != OFFSET_CONTENT_TYPE:
             raise UploadError(BAD_CONTENT_TYPE, 415)
@@ -162,6 +200,11 @@ class UploadResource(TusView):
         )
         return _state_headers(HttpResponse(status=204), upload)
 
+    @extend_schema(
+        summary="Abandon a tus upload (its bytes are removed)",
+        parameters=[_TUS_RESUMABLE],
+        responses={204: None, **{code: _ERROR for code in (401, 403, 404, 409, 410, 412)}},
+    )
     def delete(self, request, key: str):
         upload_abandon(owner=request.user, key=key)
         return HttpResponse(status=204)
