@@ -167,7 +167,12 @@ class Stack:
 
 
 @pytest.fixture
-def stack(processes) -> Stack:
+def stack(processes, settings) -> Stack:
+    from django.core.management import call_command
+
+    # The release phase's periodic tasks, in the test database the processes share.
+    settings.SELF_CHECK_INTERVAL = 5
+    call_command("setup_periodic_tasks", stdout=open(os.devnull, "w"))
     # Production-like error handling: DEBUG off, so a failure shows the error page, not a trace.
     running = Stack(processes, {"DEBUG": "False", "SELF_CHECK_INTERVAL": "5", "LOG_LEVEL": "INFO"})
     yield running
@@ -201,3 +206,51 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
 def kill_group(proc: Proc, signum: int = signal.SIGKILL) -> None:
     proc.signal(signum)
     proc.popen.wait(60)
+
+
+# --- Users, uploads and videos, seen from outside ---------------------------------------------
+
+
+def user_token(username: str, *, staff: bool = False) -> str:
+    """A user (password = username * 2) and the API token a client would hold."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    user = get_user_model().objects.create_user(username, password=username * 2, is_staff=staff)
+    return Token.objects.create(user=user).key
+
+
+def upload(base: str, token: str, path: Path, *, title: str = "clip", visibility: str = "private",
+           timeout: float = 30) -> requests.Response:
+    with path.open("rb") as f:
+        return requests.post(
+            f"{base}/core/api/videos/", headers={"Authorization": f"Token {token}"},
+            data={"title": title, "visibility": visibility}, files={"file": (path.name, f, "video/mp4")},
+            timeout=timeout,
+        )
+
+
+def statuses(ids: list[str]) -> dict[str, str]:
+    from web.videos.models import Video
+
+    return dict(Video.objects.filter(id__in=ids).values_list("id", "status"))
+
+
+def wait_ready(ids: list[str], timeout: float) -> None:
+    def all_ready() -> bool:
+        found = statuses(ids)
+        failed = {i: s for i, s in found.items() if s == "failed"}
+        assert not failed, f"videos failed: {failed}"
+        return len(found) == len(ids) and set(found.values()) == {"ready"}
+
+    wait_until(all_ready, timeout, f"videos {ids} all ready", interval=0.5)
+
+
+def latest_worker_report_after(moment: float) -> bool:
+    """A scheduled report that a worker (not beat's fallback) recorded after `moment`."""
+    from web.health.models import HealthReport
+
+    for report in HealthReport.objects.filter(period__isnull=False)[:5]:
+        if report.created_at.timestamp() > moment and report.checks.get("scheduler", {}).get("recorded_by") == "worker":
+            return True
+    return False
