@@ -72,7 +72,9 @@ def max_memory_bytes() -> int:
     return _env_int("FFMPEG_MAX_MEMORY_BYTES", DEFAULT_MAX_MEMORY_BYTES)
 
 
-def input_args(path: Path, fmt: str, *, seek: float | None = None, read_seconds: float | None = None) -> list[str]:
+def input_args(
+    path: Path, fmt: str, *, seek: float | None = None, read_seconds: float | None = None
+) -> list[str]:
     """Arguments that open one untrusted file: file protocol only, demuxer forced and vetted."""
     if fmt not in VIDEO_FORMATS:
         raise ValueError(f"refusing to open {fmt!r}: not a self-contained video format")
@@ -178,7 +180,8 @@ def run_limited(
     if code in (-signal.SIGXCPU, -signal.SIGKILL):
         raise FFmpegError(f"{name} hit its {cpu_seconds:.0f} CPU-second limit\n{log}", over_limit=True)
     if any(sign in log for sign in OUT_OF_MEMORY_SIGNS):
-        raise FFmpegError(f"{name} ran out of its {max_memory_bytes()} bytes of memory\n{log}", over_limit=True)
+        message = f"{name} ran out of its {max_memory_bytes()} bytes of memory\n{log}"
+        raise FFmpegError(message, over_limit=True)
     raise FFmpegError(f"{name} exited with {code}\n{log}")
 
 

@@ -47,6 +47,8 @@ PLAYLIST_MAGIC = (b"#EXTM3U", b"ffconcat")
 # (what PyAV picks below) and the first audio. Relative names, because PyAV's FFmpeg and the
 # ffmpeg binary may be different versions that number a file's streams differently.
 VIDEO, AUDIO = "0:V:0", "0:a:0"
+# Camcorders still record interlaced; this touches only frames flagged so, progressive ones pass.
+DEINTERLACE = "yadif=deint=interlaced"
 
 
 class MediaRejected(Exception):
@@ -209,7 +211,7 @@ def make_poster(src: Path, probe: Probe, dest: Path) -> None:
     height = max(2, 2 * round(width * probe.height / probe.width / 2))
     seek = probe.duration * 0.1
     for skip_dark in (True, False):
-        chain = f"scale={width}:{height},setsar=1"
+        chain = f"{DEINTERLACE},scale={width}:{height},setsar=1"
         if skip_dark:
             chain += ",signalstats,metadata=mode=select:key=lavfi.signalstats.YAVG:value=40:function=greater"
         chain += ",thumbnail=25,format=yuvj420p"
@@ -246,14 +248,15 @@ def transcode(
 ) -> None:
     """Every rung as H.264 High/AAC faststart MP4 from one ffmpeg run and a single decode.
 
-    The decoded picture (rotated by ffmpeg's autorotate, made constant-rate) is split once per
+    The decoded picture (rotated by ffmpeg's autorotate, deinterlaced, made constant-rate) is split once per
     rung; on_progress gets 0.0-1.0 from ffmpeg's -progress output about twice a second.
     """
     if not rungs:
         raise ValueError("transcode needs at least one rung")
     fps = min(MAX_FPS, max(1.0, probe.fps))
     gop = max(1, round(fps * KEYFRAME_SECONDS))
-    graph = f"[{VIDEO}]fps={fps:.6f},split={len(rungs)}" + "".join(f"[s{i}]" for i in range(len(rungs)))
+    graph = f"[{VIDEO}]{DEINTERLACE},fps={fps:.6f},split={len(rungs)}"
+    graph += "".join(f"[s{i}]" for i in range(len(rungs)))
     for i, rung in enumerate(rungs):
         graph += f";[s{i}]scale={rung.width}:{rung.height},setsar=1,format=yuv420p[v{i}]"
     args = [*ffmpeg.input_args(src, probe.format_name), "-filter_complex", graph]
@@ -274,7 +277,8 @@ def transcode(
         if on_progress:
             on_progress(min(1.0, seconds / probe.duration))
 
-    _run(args, [dests[rung.label] for rung in rungs], timeout=budget, cpu_seconds=budget, on_seconds=on_seconds)
+    outputs = [dests[rung.label] for rung in rungs]
+    _run(args, outputs, timeout=budget, cpu_seconds=budget, on_seconds=on_seconds)
     if on_progress:
         on_progress(1.0)
 
@@ -313,7 +317,7 @@ def _facts(path: str) -> dict:
             "header_duration": container.duration / 1_000_000 if container.duration else None,
             "audio_codec": audio.codec_context.codec.canonical_name if audio else None,
         }
-        videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        videos = _pictures(container)
         if not videos:
             return facts
         video = videos[0]
@@ -337,12 +341,19 @@ def _facts(path: str) -> dict:
     return facts
 
 
+def _pictures(container) -> list:
+    """The container's video streams that are not cover art."""
+    import av
+
+    return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+
+
 def _scan(container) -> dict:
     """Read every packet (no decoding) for the real duration: headers lie, or get cut off."""
     import av
 
     with container:
-        video = next(s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic)
+        video = _pictures(container)[0]
         ends: dict[int, int] = {}  # stream index -> latest pts + duration, in its time base
         video_packets, error = 0, False
         try:
@@ -356,7 +367,8 @@ def _scan(container) -> dict:
         except av.FFmpegError:
             error = True
         start = (container.start_time or 0) / 1_000_000
-        end = max((float(ends[s.index] * s.time_base) for s in container.streams if s.index in ends), default=start)
+        stream_ends = (float(ends[s.index] * s.time_base) for s in container.streams if s.index in ends)
+        end = max(stream_ends, default=start)
     return {"scanned_duration": end - start, "video_packets": video_packets, "demux_error": error}
 
 

@@ -14,13 +14,17 @@ from workers import ffmpeg, pipeline
 
 def python_child(code: str, *, timeout: float = 60, cpu_seconds: float = 30) -> list[str]:
     lines: list[str] = []
-    ffmpeg.run_limited([sys.executable, "-c", code], timeout=timeout, cpu_seconds=cpu_seconds, on_line=lines.append)
+    argv = [sys.executable, "-c", code]
+    ffmpeg.run_limited(argv, timeout=timeout, cpu_seconds=cpu_seconds, on_line=lines.append)
     return lines
 
 
 def test_a_child_runs_niced_with_cpu_and_memory_limits(monkeypatch):
     monkeypatch.setenv("FFMPEG_MAX_MEMORY_BYTES", str(1536 * 1024**2))
-    code = "import os, resource; print(os.nice(0)); print(resource.getrlimit(resource.RLIMIT_CPU)[0]); print(resource.getrlimit(resource.RLIMIT_AS)[0])"
+    code = (
+        "import os, resource; print(os.nice(0)); "
+        "print(resource.getrlimit(resource.RLIMIT_CPU)[0]); print(resource.getrlimit(resource.RLIMIT_AS)[0])"
+    )
     niceness, cpu, memory = python_child(code, cpu_seconds=30)
     assert int(niceness) == min(19, os.nice(0) + ffmpeg.NICENESS)
     assert int(cpu) == 31
@@ -53,7 +57,8 @@ def test_ffmpeg_out_of_memory_is_told_apart_from_a_damaged_file(clip, tmp_path, 
     probe = pipeline.probe(src, max_seconds=60)
     monkeypatch.setenv("FFMPEG_MAX_MEMORY_BYTES", str(300 * 1024**2))
     with pytest.raises(pipeline.MediaRejected, match=pipeline.OVER_LIMIT):
-        pipeline.transcode(src, probe, pipeline.ladder(probe), {r.label: tmp_path / r.label for r in pipeline.ladder(probe)})
+        rungs = pipeline.ladder(probe)
+        pipeline.transcode(src, probe, rungs, {rung.label: tmp_path / rung.label for rung in rungs})
     assert sorted(tmp_path.iterdir()) == [src]
 
 
@@ -103,7 +108,8 @@ def test_without_ffmpeg_on_path_the_pip_one_does_every_step(clip, tmp_path, monk
     assert (tmp_path / "poster.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
     assert pipeline.remux_faststart(src, probe, tmp_path / "remux.mp4").label == "360p"
     progress: list[float] = []
-    pipeline.transcode(src, probe, pipeline.ladder(probe), {"360p": tmp_path / "360p.mp4"}, on_progress=progress.append)
+    dests = {"360p": tmp_path / "360p.mp4"}
+    pipeline.transcode(src, probe, pipeline.ladder(probe), dests, on_progress=progress.append)
     assert progress[-1] == 1.0
     for name in ("remux.mp4", "360p.mp4"):
         again = pipeline.probe(tmp_path / name, max_seconds=60)
@@ -113,5 +119,6 @@ def test_without_ffmpeg_on_path_the_pip_one_does_every_step(clip, tmp_path, monk
 def test_progress_reports_the_output_position(clip):
     src = clip("clip.mp4", seconds=3)
     seen: list[float] = []
-    ffmpeg.run_ffmpeg([*ffmpeg.input_args(src, "mov"), "-f", "null", "-"], timeout=60, cpu_seconds=60, on_seconds=seen.append)
+    args = [*ffmpeg.input_args(src, "mov"), "-f", "null", "-"]
+    ffmpeg.run_ffmpeg(args, timeout=60, cpu_seconds=60, on_seconds=seen.append)
     assert seen == sorted(seen) and seen[-1] == pytest.approx(3.0, abs=0.1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 import subprocess
 from dataclasses import replace
@@ -173,6 +174,29 @@ def test_variable_frame_rate_becomes_constant(clip, tmp_path):
     assert len(stamps) == pytest.approx(probe.duration * probe.fps, abs=2)
 
 
+def interlaced_fields(path: Path) -> tuple[int, int]:
+    """(interlaced, progressive) frame counts by ffmpeg's idet filter."""
+    log = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-i", str(path), "-vf", "idet", "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    ).stderr  # fmt: skip
+    counts = dict(re.findall(r"(TFF|BFF|Progressive): *(\d+)", log.split("Multi frame detection:")[1]))
+    return int(counts["TFF"]) + int(counts["BFF"]), int(counts["Progressive"])
+
+
+def test_a_camcorder_interlaced_video_is_deinterlaced(clip, tmp_path):
+    weave = ("-vf", "tinterlace=mode=interleave_top,setfield=tff", "-flags", "+ildct+ilme", "-x264-params", "tff=1")
+    src = clip("camcorder.mkv", container="matroska", fps=50, extra=weave)
+    interlaced, progressive = interlaced_fields(src)
+    assert interlaced > 5 * progressive
+    probe = pipeline.probe(src, max_seconds=LONG_ENOUGH)
+    dest = tmp_path / "out.mp4"
+    pipeline.transcode(src, probe, pipeline.ladder(probe), {"240p": dest})
+
+    interlaced, progressive = interlaced_fields(dest)
+    assert progressive > 5 * interlaced
+
+
 def test_the_poster_skips_a_black_opening(clip, tmp_path):
     black_start = "drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='lt(t,1.5)'"
     src = clip("fade.mp4", seconds=3, extra=("-vf", black_start))
@@ -294,6 +318,12 @@ def playlist(path: Path, target: str) -> Path:
     return path
 
 
+def concat_list(path: Path) -> Path:
+    path.write_text("ffconcat version 1.0\nfile '/etc/passwd'\n")
+    return path
+
+
+TOO_LONG_FOR_3_HOURS = pipeline.TOO_LONG.format(limit="3 hours")
 BAD = {
     "text named .mp4": (lambda clip, p: text(p), pipeline.NOT_A_VIDEO),
     "zero bytes": (lambda clip, p: empty(p), pipeline.EMPTY),
@@ -307,13 +337,13 @@ BAD = {
     "JPEG named .mp4": (lambda clip, p: image(p, "mjpeg"), pipeline.STILL_IMAGE),
     "one-frame MP4": (lambda clip, p: clip(p.name, seconds=0.04, acodec=None), pipeline.STILL_IMAGE),
     "HLS to /etc/passwd": (lambda clip, p: playlist(p, "file:///etc/passwd"), pipeline.PLAYLIST),
-    "concat list": (lambda clip, p: p.write_text("ffconcat version 1.0\nfile '/etc/passwd'\n") and p, pipeline.PLAYLIST),
+    "concat list": (lambda clip, p: concat_list(p), pipeline.PLAYLIST),
     "16×8000": (lambda clip, p: clip(p.name, width=16, height=8000, seconds=1, fps=2), pipeline.BAD_DIMENSIONS),
     "4000×16": (lambda clip, p: clip(p.name, width=4000, height=16, seconds=1, fps=2), pipeline.BAD_DIMENSIONS),
     "8×64": (lambda clip, p: clip(p.name, width=8, height=64, seconds=1, fps=2), pipeline.BAD_DIMENSIONS),
     "4200×2400": (lambda clip, p: clip(p.name, width=4200, height=2400, seconds=1, fps=2), pipeline.BAD_DIMENSIONS),
-    "ten-hour bomb": (lambda clip, p: ten_hour_bomb(p.with_suffix(".mkv")), pipeline.TOO_LONG.format(limit="3 hours")),
-    "header claims 2 s": (lambda clip, p: lying_header(p.with_suffix(".mkv")), pipeline.TOO_LONG.format(limit="3 hours")),
+    "ten-hour bomb": (lambda clip, p: ten_hour_bomb(p.with_suffix(".mkv")), TOO_LONG_FOR_3_HOURS),
+    "header claims 2 s": (lambda clip, p: lying_header(p.with_suffix(".mkv")), TOO_LONG_FOR_3_HOURS),
 }
 
 
@@ -369,7 +399,8 @@ def every_step_refuses(src: Path, out: Path) -> None:
             pipeline.remux_faststart(src, forged, out / "remux.mp4")
     for demuxer in ("hls", "concat", "image2", "subfile", "dash"):
         with pytest.raises(ValueError):
-            pipeline.transcode(src, replace(probe, format_name=demuxer), [Rung("240p", 320, 240)], {"240p": out / "x.mp4"})
+            forged = replace(probe, format_name=demuxer)
+            pipeline.transcode(src, forged, [Rung("240p", 320, 240)], {"240p": out / "x.mp4"})
     assert list(out.iterdir()) == []
 
 
