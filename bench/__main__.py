@@ -15,8 +15,29 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/practika_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/7"
-# A run whose calibration moved more than this is too noisy to trust and must be repeated.
+# A benchmark whose calibration moved more than this ran on a machine whose load changed: it is
+# run once more, time allowing, and the quieter attempt counts.
 MAX_DRIFT = 0.10
+# Seconds of benchmarks after which none is repeated, so `make bench` ends within 15 minutes.
+BUDGET = 11 * 60
+
+
+def run_one(bench, stack, failed) -> tuple[list, dict]:
+    """One benchmark between two CPU calibrations; its processes are stopped whatever happens."""
+    from bench.machine import calibrate
+
+    before, started = calibrate(), time.monotonic()
+    try:
+        found = bench.run(stack)
+    except Exception as exc:  # one broken benchmark must not hide the others' figures
+        traceback.print_exc()
+        found = [failed(bench.ids[0], bench.what, f"{type(exc).__name__}: {exc}")]
+    finally:
+        stack.stop_all()
+    seconds = time.monotonic() - started
+    after = calibrate()
+    return found, {"before": before, "after": after, "drift": round(abs(after - before) / before, 3),
+                   "seconds": round(seconds, 1)}
 
 
 def main() -> int:
@@ -37,7 +58,7 @@ def main() -> int:
     django.setup()
     from bench.benchmarks import select
     from bench.env import Stack
-    from bench.machine import calibrate, machine_info
+    from bench.machine import machine_info
     from bench.report import failed, table, write
 
     try:
@@ -46,33 +67,37 @@ def main() -> int:
         parser.error(str(exc))
     stack = Stack(database_url=database_url, redis_url=redis_url, workdir=workdir)
     stack.prepare_database()
-    before = calibrate()
     machine = machine_info(database_url=database_url, redis_url=redis_url)
-    results = []
+    started = time.monotonic()
+    results, calibrations = [], []
     for bench in chosen:
-        started = time.monotonic()
         print(f"-- {bench.ids[0]}: {bench.what}", flush=True)
-        try:
-            results += bench.run(stack)
-        except Exception as exc:  # one broken benchmark must not hide the others' figures
-            traceback.print_exc()
-            results += [failed(id, bench.what, f"{type(exc).__name__}: {exc}") for id in bench.ids[:1]]
-        finally:
-            stack.stop_all()
-        print(f"   {time.monotonic() - started:.0f} s", flush=True)
-    after = calibrate()
+        found, calibration = run_one(bench, stack, failed)
+        spent = time.monotonic() - started
+        if calibration["drift"] > MAX_DRIFT and spent + calibration["seconds"] < BUDGET:
+            print(f"   the machine's load moved {calibration['drift']:.0%} meanwhile: once more", flush=True)
+            again, recalibration = run_one(bench, stack, failed)
+            if recalibration["drift"] < calibration["drift"]:
+                found, calibration = again, recalibration
+        for result in found:
+            result.details["calibration_s"] = calibration
+        results += found
+        calibrations.append(calibration)
+        print(f"   {calibration['seconds']:.0f} s", flush=True)
+    before, after = calibrations[0]["before"], calibrations[-1]["after"]
     drift = abs(after - before) / before
     machine["calibration_s"] = {"before": before, "after": after, "drift": round(drift, 3)}
     print()
-    print(table(results))
+    print(table(results, max_drift=MAX_DRIFT))
     print(f"\nCPU calibration (two busy loops): {before:.2f} s before, {after:.2f} s after "
-          f"({drift:.0%} drift)")
+          f"({drift:.0%} drift); the whole run took {time.monotonic() - started:.0f} s")
     if drift > MAX_DRIFT:
-        print(f"The machine's load changed by more than {MAX_DRIFT:.0%} during the run: repeat it.")
+        print(f"The machine's load moved more than {MAX_DRIFT:.0%} during the run: repeat it.")
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"bench-{stamp}.json"
     write(out, machine=machine, results=results)
+    shutil.copyfile(out, RESULTS / "latest.json")
     print(f"Results: {out}")
     # The processes' logs stay beside the results (the media goes: it is gigabytes).
     logs = RESULTS / "logs" / stamp

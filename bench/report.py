@@ -30,16 +30,23 @@ def _fmt(x: float | None) -> str:
     return f"{x:,.3f}" if abs(x) < 10 else f"{x:,.1f}"
 
 
-def table(results: list[Result]) -> str:
+def table(results: list[Result], *, max_drift: float) -> str:
+    """One row per figure; a verdict marked * ran while the machine's load moved more than
+    max_drift (its calibrations disagree), so it says less than it seems to."""
     rows = [("id", "what", "value", "baseline", "ratio", "target", "result")]
     for r in results:
         value = f"{_fmt(r.value)} {r.unit}".strip()
         baseline = f"{_fmt(r.baseline)} {r.unit}".strip() if r.baseline is not None else "-"
         verdict = "pass" if r.passed else ("ERROR" if "error" in r.details else "FAIL")
+        if r.details.get("calibration_s", {}).get("drift", 0) > max_drift:
+            verdict += "*"
         rows.append((r.id, r.what, value, baseline, _fmt(r.ratio), r.target, verdict))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "-+-".join("-" * w for w in widths))
+    if any(row[-1].endswith("*") for row in rows):
+        lines.append(f"* the CPU calibrations around it differ by more than {max_drift:.0%}: "
+                     "the machine's load changed while it ran")
     return "\n".join(lines)
 
 
