@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 
 SELF_CHECK = "self-check"
+CANARY = "canary"
+MAINTENANCE = "maintenance"
 
 
 @dataclass(frozen=True)
@@ -17,24 +21,52 @@ class Periodic:
     queue: str
 
     @property
+    def expire_seconds(self) -> int:
+        # A run still queued an interval later is stale: the next one is already on its way.
+        return self.every_seconds
+
+    @property
     def fingerprint(self) -> str:
         """What the code says; the release rewrites the row only when this changes."""
-        return f"code:{self.task}:{self.every_seconds}:{self.queue}"
+        return f"code:{self.task}:every={self.every_seconds}:queue={self.queue}:expires={self.expire_seconds}"
 
 
 def periodic_tasks() -> list[Periodic]:
     return [
         Periodic(SELF_CHECK, "workers.tasks.self_check", settings.SELF_CHECK_INTERVAL, settings.SHORT_QUEUE),
-        Periodic("canary", "workers.tasks.canary", settings.CANARY_INTERVAL, settings.SHORT_QUEUE),
-        Periodic("maintenance", "workers.tasks.maintenance", settings.MAINTENANCE_INTERVAL, settings.SHORT_QUEUE),
+        Periodic(CANARY, "workers.tasks.canary", settings.CANARY_INTERVAL, settings.SHORT_QUEUE),
+        Periodic(MAINTENANCE, "workers.tasks.maintenance", settings.MAINTENANCE_INTERVAL, settings.SHORT_QUEUE),
     ]
 
 
-def self_check_interval() -> int:
-    """The self-check's interval as beat runs it: an operator may have changed it in the admin."""
+def interval_of(name: str) -> int:
+    """A periodic task's interval as beat runs it: an operator may have changed it in the admin."""
     from django_celery_beat.models import PeriodicTask
 
-    task = PeriodicTask.objects.filter(name=SELF_CHECK, enabled=True).select_related("interval").first()
+    task = PeriodicTask.objects.filter(name=name, enabled=True).select_related("interval").first()
     if task is None or task.interval is None:
-        return settings.SELF_CHECK_INTERVAL
+        return next(p.every_seconds for p in periodic_tasks() if p.name == name)
     return max(1, int(task.interval.schedule.run_every.total_seconds()))
+
+
+def self_check_interval() -> int:
+    return interval_of(SELF_CHECK)
+
+
+def period_claim(*, name: str, now: float | None = None) -> int | None:
+    """Claim the current period of a periodic task: its number, or None when a run has it.
+
+    Two beats (a deploy overlap) send every task twice per interval; the first run in a period
+    wins and the other returns before doing anything. Fire times that straddle a period
+    boundary give one run to each period, never two to one. With the cache down every caller
+    wins: the self-check's unique `period` column still decides, and a doubled canary or
+    maintenance run does no harm.
+    """
+    now = time.time() if now is None else now
+    interval = interval_of(name)
+    period = int(now // interval)
+    try:
+        claimed = cache.add(f"period:{name}:{period}", "1", timeout=2 * interval)
+    except Exception:  # the cache is down (the report will say so)
+        claimed = True
+    return period if claimed else None

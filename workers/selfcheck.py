@@ -8,29 +8,25 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
 from web.health.checks import REPORT_CHECKS, overall_status, run_checks, run_one
 from web.health.models import HealthReport
 from workers.alerts import alert_send
-from workers.schedule import self_check_interval
+from workers.schedule import SELF_CHECK, period_claim, self_check_interval
 
 log = logging.getLogger(__name__)
 
 
 def report_record(*, now: float | None = None, recorded_by: str = "worker") -> HealthReport | None:
-    """Record this period's report; None when another beat's task already claimed the period.
+    """Record this period's report; None when another task already claimed the period.
 
-    Two beats (a deploy overlap) each send the task once per interval. The period is the
-    interval-long slot the task runs in; the first task to claim it (a cache `add`, then the
-    unique `period` column as the final word when the cache is down) records the report, the
-    other returns at once, before any check or healing runs.
+    The claim (see period_claim) comes before any check or healing runs; the unique `period`
+    column is the final word when the cache is down.
     """
     now = time.time() if now is None else now
-    interval = self_check_interval()
-    period = int(now // interval)
-    if not period_claim(period=period, interval=interval):
+    period = period_claim(name=SELF_CHECK, now=now)
+    if period is None:
         return None
     if HealthReport.objects.filter(period=period).exists():
         return None
@@ -39,7 +35,7 @@ def report_record(*, now: float | None = None, recorded_by: str = "worker") -> H
     results = run_checks(REPORT_CHECKS)
     results.update(heal())
     elapsed = time.perf_counter() - started
-    results["scheduler"] = scheduler_entry(previous=previous, now=now + elapsed, interval=interval)
+    results["scheduler"] = scheduler_entry(previous=previous, now=now + elapsed, interval=self_check_interval())
     results["scheduler"]["recorded_by"] = recorded_by
     duration_ms = round(elapsed * 1000, 2)
     try:
@@ -51,13 +47,6 @@ def report_record(*, now: float | None = None, recorded_by: str = "worker") -> H
         return None
     report_confirm(report=report)
     return report
-
-
-def period_claim(*, period: int, interval: int) -> bool:
-    try:
-        return cache.add(f"health:period:{period}", "1", timeout=2 * interval)
-    except Exception:  # the cache is down (the report will say so): the unique period decides
-        return True
 
 
 def scheduler_entry(*, previous: HealthReport | None, now: float, interval: int) -> dict:

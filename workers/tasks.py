@@ -10,7 +10,7 @@ from django.conf import settings
 
 from workers import canary as canary_mod
 from workers import maintenance as maintenance_mod
-from workers import selfcheck, video
+from workers import schedule, selfcheck, video
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,9 @@ def self_check() -> str | None:
 
 # The short-queue half waits for the video-queue half, so its limits cover the canary's timeout.
 @shared_task(soft_time_limit=settings.CANARY_TIMEOUT + 30, time_limit=settings.CANARY_TIMEOUT + 60)
-def canary() -> bool:
+def canary() -> bool | None:
+    if schedule.period_claim(name=schedule.CANARY) is None:
+        return None
     run = canary_mod.canary_run()
     log.log(logging.INFO if run.ok else logging.ERROR, "canary %s: ok=%s %s", run.pk, run.ok, run.reason)
     return bool(run.ok)
@@ -39,7 +41,9 @@ def video_canary_task(run_id: str) -> None:
 
 
 @shared_task(soft_time_limit=600, time_limit=660)
-def maintenance() -> int:
+def maintenance() -> int | None:
+    if schedule.period_claim(name=schedule.MAINTENANCE) is None:
+        return None
     run = maintenance_mod.maintenance_run()
     return run.pk
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from workers.schedule import periodic_tasks, self_check_interval
+from workers.schedule import period_claim, periodic_tasks, self_check_interval
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +61,29 @@ def test_the_interval_follows_the_admin(settings):
         interval=IntervalSchedule.objects.create(every=2, period=IntervalSchedule.MINUTES)
     )
     assert self_check_interval() == 120
+
+
+def test_each_run_expires_after_one_interval():
+    release()
+    assert {t.name: t.expire_seconds for t in PeriodicTask.objects.all()} == {
+        "self-check": 60, "canary": 3600, "maintenance": 86400
+    }
+
+
+def test_the_first_run_in_a_period_claims_it(clean_redis):
+    release()
+    start = 3600 * 1000  # the start of a canary period
+    assert period_claim(name="canary", now=start) == 1000
+    assert period_claim(name="canary", now=start + 3599) is None
+    assert period_claim(name="maintenance", now=start) is not None
+    assert period_claim(name="canary", now=start + 3600) == 1001
+
+
+def test_a_second_canary_task_in_the_period_does_nothing(clean_redis):
+    from web.health.models import CanaryRun
+    from workers import tasks
+
+    release()
+    tasks.canary()  # no worker here: it fails fast, but it ran
+    assert tasks.canary() is None
+    assert CanaryRun.objects.count() == 1

@@ -39,6 +39,7 @@ class Command(BaseCommand):
                     "solar": None,
                     "clocked": None,
                     "queue": spec.queue,
+                    "expire_seconds": spec.expire_seconds,
                     "kwargs": json.dumps({}),
                     "enabled": True,
                     "description": spec.fingerprint,
