@@ -144,7 +144,7 @@ def test_tus_into_s3_multipart_then_media_redirects_to_a_presigned_url(s3, uploa
     assert client.get(media_url(video.original, signed=False)).status_code == 404
 
 
-def test_a_cut_s3_upload_resumes_and_abandoned_ones_are_aborted(s3, uploads_url, alice, tmp_path):
+def test_a_cut_s3_upload_resumes_and_abandoned_ones_are_aborted(s3, uploads_url, alice, tmp_path, settings):
     data = os.urandom(12 * MiB + 999)
     url = absolute(uploads_url, create(uploads_url, alice, len(data), filename="cut.mp4", title="Cut"))
     # One PATCH of 6 MiB + 17 bytes: one part to S3, the rest kept as the tail.
@@ -162,6 +162,10 @@ def test_a_cut_s3_upload_resumes_and_abandoned_ones_are_aborted(s3, uploads_url,
     assert patch(url, alice, first, garbage, **{"Upload-Checksum": f"sha1 {wrong}"}).status_code == 460
     assert server_offset(url, alice) == first
     assert Upload.objects.get().s3_parts == upload.s3_parts
+
+    # A deploy that changes the chunk size does not move the part boundaries of this upload.
+    settings.UPLOAD_CHUNK_BYTES = 6 * MiB
+    assert requests.head(url, headers=token_headers(alice)).headers[CHUNK_SIZE_HEADER] == str(5 * MiB)
 
     source = tmp_path / "cut.mp4"
     source.write_bytes(data)

@@ -30,6 +30,9 @@ class Upload(models.Model):
     # S3 only: the multipart upload and the ETags of its parts, in order.
     s3_upload_id = models.CharField(max_length=255, blank=True)
     s3_parts = models.JSONField(default=list, blank=True)
+    # Fixed when the multipart upload starts, so a changed UPLOAD_CHUNK_BYTES never shifts the
+    # part boundaries of an upload already under way.
+    part_bytes = models.PositiveIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)

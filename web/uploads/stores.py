@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from web.media.ranges import content_type_for
 from web.media.storage import uses_s3
 from web.uploads.models import Upload
 
@@ -68,7 +69,7 @@ class LocalStore:
 
 
 class S3Store:
-    """An S3 multipart upload of equal parts of chunk_bytes(); the last one may be shorter.
+    """An S3 multipart upload of equal parts of upload.part_bytes; the last one may be shorter.
 
     A PATCH that ends between part boundaries leaves its remainder (the "tail", shorter than a
     part) in the bucket as uploads/<key>/tail-<parts>; the next PATCH prepends it to its bytes.
@@ -91,13 +92,14 @@ class S3Store:
 
     def begin(self, upload: Upload) -> None:
         response = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=self._key(upload.original_name), ContentType="application/octet-stream"
+            Bucket=self.bucket, Key=self._key(upload.original_name), ContentType=content_type_for(upload.original_name)
         )
         upload.s3_upload_id = response["UploadId"]
         upload.s3_parts = []
+        upload.part_bytes = chunk_bytes()
 
     def append(self, upload: Upload, chunks: Iterable[bytes], verify: Callable[[], None]) -> int:
-        part_size = chunk_bytes()
+        part_size = upload.part_bytes
         parts = list(upload.s3_parts)
         tail_length = upload.offset - len(parts) * part_size
         received = 0

@@ -100,7 +100,7 @@ class TusView(APIView):
 def _state_headers(response: HttpResponse, upload: Upload) -> HttpResponse:
     response["Upload-Offset"] = str(upload.offset)
     response["Cache-Control"] = "no-store"
-    response[CHUNK_SIZE_HEADER] = str(chunk_bytes())
+    response[CHUNK_SIZE_HEADER] = str(upload.part_bytes or chunk_bytes())
     if upload.completed_at is None:
         response["Upload-Expires"] = http_date(upload.expires_at.timestamp())
     else:
