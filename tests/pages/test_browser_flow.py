@@ -185,3 +185,66 @@ def test_an_interrupted_upload_survives_a_dropped_network_and_a_reload(live, bro
     assert Video.objects.filter(title="Shaky connection").exists()
     # The dropped requests are logged by the browser itself; nothing else may be.
     assert [e for e in b.errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
+
+
+def test_pause_resume_and_a_failed_video_with_its_reason_and_a_retry(live, browse, tmp_path):
+    # Not a video at all, but long enough for several chunks.
+    junk = tmp_path / "notes.mp4"
+    junk.write_bytes(b"these are practice notes, not a video\n" * 12_000)
+    b = browse()
+    page = b.new_page()
+    signup(page, live, "ida")
+
+    held = []
+
+    def hold_second_chunk(route):
+        if route.request.method == "PATCH" and not held and int(route.request.headers["upload-offset"]) > 0:
+            held.append(route)  # never answered: the upload hangs mid-way until paused
+            return None
+        return route.continue_()
+
+    page.route("**/core/api/uploads/**", hold_second_chunk)
+    _upload(page, live, junk, "Not a take")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    pause = page.get_by_role("button", name="Pause notes.mp4")
+    pause.click()
+    expect(page.locator("[data-role=state]")).to_have_text("Paused.")
+    expect(pause).to_have_text("Resume")
+    page.unroute("**/core/api/uploads/**")
+    pause.click()
+    expect(page.locator("[data-role=upload-progress]")).to_have_attribute("value", "100")
+
+    page.wait_for_function(
+        "() => document.querySelector('[data-role=state]').textContent.startsWith('Processing failed')",
+        timeout=PROCESSING_TIMEOUT_MS,
+    )
+    video = Video.objects.get(title="Not a take")
+    assert video.status == "failed" and video.error
+    expect(page.locator("[data-role=state]")).to_have_text(f"Processing failed: {video.error}")
+    shoot(page, "upload-failed")
+
+    steps_before = video.steps.count()
+    with page.expect_response(lambda r: r.url.endswith(f"/core/api/videos/{video.id}/reprocess/")) as answer:
+        page.get_by_role("button", name="Retry processing").click()
+    assert answer.value.status == 202
+    for _ in range(PROCESSING_TIMEOUT_MS // 200):  # the pipeline runs again, and fails again
+        video.refresh_from_db()
+        if video.status == "failed" and video.steps.count() > steps_before:
+            break
+        page.wait_for_timeout(200)
+    assert video.status == "failed" and video.steps.count() > steps_before
+    expect(page.locator("[data-role=state]")).to_have_text(f"Processing failed: {video.error}")
+    expect(page.get_by_role("button", name="Retry processing")).to_be_enabled()
+
+    for viewport in (PHONE, DESKTOP):
+        for path, name in ((f"/videos/{video.id}/", "watch-failed"), ("/?show=mine", "library-failed")):
+            p = b.new_page(viewport)
+            p.goto(live(path))
+            expect(p.get_by_text(video.error)).to_be_visible()
+            fits(p)
+            shoot(p, name)
+            p.close()
+    assert b.errors == []

@@ -123,6 +123,8 @@
             retry.disabled = true;
             try {
               await P.api("/core/api/videos/" + encodeURIComponent(videoId) + "/reprocess/", { method: "POST" });
+              state("Processing again…");
+              after.hidden = true;
               processing(videoId);
             } catch (err) { state(err.message, "failed"); retry.disabled = false; }
           });
