@@ -12,7 +12,11 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 RUN python3 -m venv /venv
 COPY requirements.txt /tmp/requirements.txt
-RUN /venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt
+# Then drop what the image never runs: imageio-ffmpeg's bundled static ffmpeg (165 MB; Debian's
+# ffmpeg is on PATH and workers/ffmpeg.py prefers it), and pip itself.
+RUN /venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt \
+    && rm -f /venv/lib/python3*/site-packages/imageio_ffmpeg/binaries/ffmpeg-* \
+    && /venv/bin/pip uninstall --yes pip setuptools
 
 # --- final: Python, Debian's ffmpeg, the venv and the code; no compilers, no pip cache -------
 FROM ${BASE_IMAGE}

@@ -211,7 +211,7 @@ def test_the_image_holds_no_secrets_no_tests_and_no_compilers(stack):
     files, venv_bin, compilers, secret_files = (part.split() for part in listing.stdout.split("::"))
     assert "./tests" not in files and "./requirements-test.txt" not in files and "./.git" not in files
     assert "./manage.py" in files and "./staticfiles" in files
-    assert not {"pytest", "playwright", "hadolint"} & set(venv_bin)
+    assert not {"pytest", "playwright", "hadolint", "pip"} & set(venv_bin)
     assert compilers == []
     assert secret_files == []
 
