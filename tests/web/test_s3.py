@@ -188,3 +188,41 @@ def test_a_cut_s3_upload_resumes_and_abandoned_ones_are_aborted(s3, uploads_url,
     assert uploads_expire(now=timezone.now() + timedelta(days=2)) == 2  # the idle one, the finished row
     assert multipart_uploads(s3) == []
     assert keys(s3) == [video.original]
+
+
+@pytest.mark.slow
+def test_through_gunicorn_configured_by_environment(s3, moto_endpoint, processes, alice, tmp_path):
+    """The settings wire AWS_* to the S3 backend; two gunicorn workers share only the database
+    and the bucket."""
+    port = free_port()
+    processes(
+        "web",
+        PORT=str(port),
+        WEB_CONCURRENCY="2",
+        AWS_STORAGE_BUCKET_NAME=BUCKET,
+        AWS_S3_ENDPOINT_URL=moto_endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_S3_REGION_NAME="us-east-1",
+        UPLOAD_CHUNK_BYTES=str(1024),  # too small for S3: the server raises it to 5 MiB
+        MEDIA_URL_MAX_AGE="900",
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/core/health/live/")
+    uploads = f"{base}/core/api/uploads/"
+    assert int(requests.options(uploads).headers[CHUNK_SIZE_HEADER]) == 5 * MiB
+
+    data = os.urandom(11 * MiB + 5)
+    source = tmp_path / "duet.mov"
+    source.write_bytes(data)
+    tus = tus_client.TusClient(uploads, headers={"Authorization": token_headers(alice)["Authorization"]})
+    uploader = tus.uploader(file_path=str(source), chunk_size=4 * MiB, metadata={"filename": "duet.mov", "title": "Duet"})
+    uploader.upload()
+    video = Video.objects.get(id=uploader.request.response_headers[VIDEO_ID_HEADER.lower()])
+    assert s3.get_object(Bucket=BUCKET, Key=video.original)["Body"].read() == data
+
+    redirect = requests.get(f"{base}{media_url(video.original, signed=True)}", allow_redirects=False)
+    assert redirect.status_code == 302
+    assert parse_qs(urlsplit(redirect.headers["Location"]).query)["X-Amz-Expires"] == ["900"]
+    ranged = requests.get(redirect.headers["Location"], headers={"Range": "bytes=-5"})
+    assert (ranged.status_code, ranged.content) == (206, data[-5:])
