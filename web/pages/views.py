@@ -92,6 +92,8 @@ def watch(request, video_id: str):
             "poster": _poster_url(video),
             "sources": sources,
             "current": current,
+            # A failed video with nothing to play gets its reason, not an empty black box.
+            "has_player": bool(sources) or video.status != Video.Status.FAILED,
             "speeds": SPEEDS,
             "owner": owner,
             "form": VideoEditForm(instance=video) if owner else None,

@@ -115,6 +115,7 @@
         }
         if (video.status === "ready") { state("Ready.", "ready"); q(".processing").hidden = true; }
         else if (video.status === "failed") {
+          q(".processing").hidden = true;
           state("Processing failed: " + (video.error || "no reason was given."), "failed");
           const retry = document.createElement("button");
           retry.type = "button";
