@@ -31,7 +31,8 @@ def make_clip(
 ) -> Path:
     """A clip of ffmpeg's moving test pattern (and a tone unless acodec is None) at path.
 
-    rotate writes a display-matrix rotation the way a phone does, leaving the pixels as they are.
+    rotate writes a display matrix, as phones do, leaving the pixels as they are: players turn the
+    picture that many degrees counterclockwise (what Probe.rotation reports).
     """
     ffmpeg = shutil.which("ffmpeg") or "ffmpeg"
     args = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y"]

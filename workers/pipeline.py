@@ -61,7 +61,7 @@ class Probe:
     duration: float
     width: int  # display size: sample aspect ratio and rotation applied
     height: int
-    rotation: int  # 0, 90, 180 or 270, as the display matrix says
+    rotation: int  # 0, 90, 180 or 270: the display matrix's counterclockwise turn
     video_codec: str
     pix_fmt: str
     fps: float
@@ -248,8 +248,8 @@ def transcode(
 ) -> None:
     """Every rung as H.264 High/AAC faststart MP4 from one ffmpeg run and a single decode.
 
-    The decoded picture (rotated by ffmpeg's autorotate, deinterlaced, made constant-rate) is split once per
-    rung; on_progress gets 0.0-1.0 from ffmpeg's -progress output about twice a second.
+    The decoded picture (rotated by ffmpeg's autorotate, deinterlaced, made constant-rate) is split
+    once per rung; on_progress gets 0.0-1.0 from ffmpeg's -progress output about twice a second.
     """
     if not rungs:
         raise ValueError("transcode needs at least one rung")

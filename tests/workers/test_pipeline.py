@@ -157,6 +157,43 @@ def test_a_portrait_phone_video_stays_portrait_in_every_rendition(clip, tmp_path
         assert_plays_in_browsers(dests[rung.label], rung, audio=True, duration=probe.duration)
 
 
+def bright_corner(frame: av.VideoFrame) -> str:
+    """Which quarter of the picture is brightest."""
+    gray = frame.reformat(format="gray")
+    plane, width, height = gray.planes[0], gray.width, gray.height
+    data = bytes(plane)
+    totals: dict[str, int] = {}
+    for y in range(height):
+        row = data[y * plane.line_size : y * plane.line_size + width]
+        vertical = "top" if y < height // 2 else "bottom"
+        totals[f"{vertical}-left"] = totals.get(f"{vertical}-left", 0) + sum(row[: width // 2])
+        totals[f"{vertical}-right"] = totals.get(f"{vertical}-right", 0) + sum(row[width // 2 :])
+    return max(totals, key=totals.get)
+
+
+def first_frame(path: Path) -> av.VideoFrame:
+    with av.open(str(path)) as container:
+        return next(container.decode(video=0))
+
+
+# The display matrix turns the picture counterclockwise: the top-left marker moves accordingly.
+@pytest.mark.parametrize("rotate, corner", [(0, "top-left"), (90, "bottom-left"), (180, "bottom-right"), (270, "top-right")])
+def test_renditions_and_poster_are_the_right_way_up(clip, tmp_path, rotate, corner):
+    marker = "drawbox=w=iw:h=ih:color=black:t=fill,drawbox=w=iw/4:h=ih/4:color=white:t=fill"
+    src = clip("phone.mov", container="mov", rotate=rotate, width=640, height=360, seconds=1, extra=("-vf", marker))
+    # ffmpeg's own autorotate agrees on this file.
+    run_ffmpeg("-i", str(src), "-frames:v", "1", "-c:v", "png", "-f", "image2", str(tmp_path / "reference.png"))
+    assert bright_corner(first_frame(tmp_path / "reference.png")) == corner
+    probe = pipeline.probe(src, max_seconds=LONG_ENOUGH)
+    assert probe.rotation == rotate
+
+    pipeline.transcode(src, probe, pipeline.ladder(probe), {"360p": tmp_path / "360p.mp4"})
+    pipeline.make_poster(src, probe, tmp_path / "poster.jpg")
+
+    assert bright_corner(first_frame(tmp_path / "360p.mp4")) == corner
+    assert bright_corner(first_frame(tmp_path / "poster.jpg")) == corner
+
+
 def test_variable_frame_rate_becomes_constant(clip, tmp_path):
     # Dropping two frames in five, keeping the others' timestamps, gives uneven frame gaps.
     src = clip("vfr.mkv", container="matroska", seconds=2, extra=("-vf", "select='lt(mod(n,5),3)'", "-fps_mode", "vfr"))
