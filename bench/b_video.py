@@ -135,14 +135,16 @@ def b4_b5(stack: Stack) -> list[Result]:
 
 
 def _transcoding(worker: Proc) -> int:
-    """How many ffmpeg processes run under the worker."""
+    """How many ffmpeg transcodes (the ladder's one run with a filter graph, not a remux or a
+    poster) run under the worker."""
     count = 0
     for pid in process_tree(worker.popen.pid):
         try:
-            if Path(f"/proc/{pid}/comm").read_text().strip() == "ffmpeg":
-                count += 1
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
-            pass
+            continue
+        if Path(argv[0].decode(errors="replace")).name == "ffmpeg" and b"-filter_complex" in argv:
+            count += 1
     return count
 
 
@@ -153,17 +155,22 @@ def b10(stack: Stack) -> list[Result]:
     seed.library(24)
     stack.flush_redis()
     web, worker = stack.web(), stack.worker()
-    page = {"url": web.url + "/", "connections": 4, "threads": 1}
-    wrk(**page, seconds=1)
-    idle = wrk(**page, seconds=6)
+    page = {"url": web.url + "/", "connections": 4, "threads": 1, "seconds": 5}
+    wrk(**{**page, "seconds": 1})
+    idle = min((wrk(**page) for _ in range(2)), key=lambda load: load.p99_ms)
     for _ in range(2):
         _upload(web, src, token)
-    end = time.monotonic() + 60
+    end = time.monotonic() + 120
     while _transcoding(worker) < 2:
         if time.monotonic() > end:
-            raise RuntimeError("two transcodes did not start within 60 s")
+            raise RuntimeError("two transcodes did not start within 120 s")
         time.sleep(0.2)
-    busy = wrk(**page, seconds=6)
+    rounds = []
+    for _ in range(2):
+        rounds.append(wrk(**page))
+        if _transcoding(worker) < 2:
+            break  # a transcode ended: later rounds would not measure what B10 is about
+    busy = min(rounds, key=lambda load: load.p99_ms)
     still = _transcoding(worker)
     ratio = busy.p99_ms / idle.p99_ms
     return [Result("B10", "/ p99 while two transcodes run, 4 connections", "ms", round(busy.p99_ms, 1),

@@ -156,14 +156,14 @@ class Stack:
         port = free_port()
         proc = self.start(name, command, PORT=str(port), **env)
         proc.url = f"http://127.0.0.1:{port}"
-        end = time.monotonic() + 60
+        end = time.monotonic() + 90
         while time.monotonic() < end:
             try:
-                requests.get(proc.url + "/core/health/live/", timeout=5)
+                requests.get(proc.url + "/core/health/live/", timeout=15)
                 # Every worker booted: the first request may not have reached them all.
                 proc.wait_for("Booting worker", count=int(env.get("WEB_CONCURRENCY", "2")))
                 return proc
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or a busy machine's slow boot
                 if proc.popen.poll() is not None:
                     break
                 time.sleep(0.2)
