@@ -44,7 +44,13 @@ def run_one(bench, stack, failed) -> tuple[list, dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("ids", nargs="*", help="benchmarks to run, e.g. B1 B7 (default: all)")
+    parser.add_argument("--markdown", type=Path, metavar="JSON", help="print a results file's table as Markdown")
     args = parser.parse_args()
+    if args.markdown:
+        from bench.report import markdown
+
+        print(markdown(args.markdown, max_drift=MAX_DRIFT))
+        return 0
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
     workdir = Path(tempfile.mkdtemp(prefix="practika-bench-"))

@@ -50,6 +50,19 @@ def table(results: list[Result], *, max_drift: float) -> str:
     return "\n".join(lines)
 
 
+def markdown(path: Path, *, max_drift: float) -> str:
+    """A results file's table as Markdown, for docs/PERFORMANCE.md."""
+    data = json.loads(path.read_text())
+    results = [Result(r["id"], r["what"], r["unit"], r["value"], r["baseline"], r["ratio"], r["target"],
+                      r["pass"], r["details"]) for r in data["results"]]
+    lines = table(results, max_drift=max_drift).splitlines()
+    rows = [line for line in lines if " | " in line and not line.startswith("---")]
+    out = ["| " + row + " |" for row in rows]
+    out.insert(1, "|" + "---|" * (rows[0].count(" | ") + 1))
+    out += [line for line in lines if line.startswith("*")]
+    return "\n".join(out)
+
+
 def write(path: Path, *, machine: dict, results: list[Result]) -> None:
     rows = []
     for r in results:
