@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -97,8 +98,13 @@ class VideoDetailSerializer(VideoSerializer):
         return JobStepSerializer(video.steps.all(), many=True).data
 
 
+@extend_schema_field(OpenApiTypes.BINARY)
+class _UploadField(serializers.FileField):
+    """The file part of a multipart upload: bytes in the schema, not the URL DRF would say."""
+
+
 class VideoUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="The video file (multipart).")
+    file = _UploadField(help_text="The video file.")
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     visibility = serializers.ChoiceField(choices=Video.Visibility.choices, default=Video.Visibility.PRIVATE)

@@ -11,8 +11,8 @@ import functools
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload, TemporaryFileUploadHandler
-from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -97,7 +97,16 @@ class VideoListView(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(responses=VideoSerializer(many=True))
+    @extend_schema(
+        operation_id="videos_list",
+        responses=inline_serializer("PaginatedVideoList", {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": VideoSerializer(many=True),
+        }),
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+    )
     def get(self, request):
         paginator = VideoPagination()
         page = paginator.paginate_queryset(videos_visible_to(request.user), request, view=self)
@@ -113,7 +122,10 @@ class VideoListView(APIView):
         form.is_valid(raise_exception=True)
         upload = form.validated_data.pop("file")
         video_id = new_video_id()
-        name = services.video_store_original(video_id=video_id, filename=upload.name, content=upload)
+        try:
+            name = services.video_store_original(video_id=video_id, filename=upload.name, content=upload)
+        finally:
+            upload.close()  # the spooled temporary file goes now, not whenever it is collected
         try:
             video = services.video_create(
                 owner=request.user, video_id=video_id, original_name=name,
