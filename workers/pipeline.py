@@ -174,12 +174,12 @@ def _display_size(facts: dict) -> tuple[int, int, int]:
 
 
 def _spoken(seconds: float) -> str:
-    for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
-        if seconds >= size and seconds % size == 0 or unit == "second":
-            n = seconds / size
-            n = int(n) if n == int(n) else round(n, 1)
-            return f"{n} {unit}{'' if n == 1 else 's'}"
-    raise AssertionError("unreachable")
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' * (n != 1)}"
+    n = int(seconds) if seconds == int(seconds) else round(seconds, 1)
+    return f"{n} second{'s' * (n != 1)}"
 
 
 def ladder(probe: Probe) -> list[Rung]:

@@ -122,8 +122,11 @@ def video_packet_sizes(path: Path) -> list[int]:
 
 @pytest.mark.parametrize("rotate", [0, 90])
 def test_a_browser_safe_upload_is_remuxed_with_faststart_not_reencoded(clip, tmp_path, rotate):
-    src = clip("phone.mov", container="mov", rotate=rotate, width=640, height=360)  # moov at the end
+    where = ("-metadata", "location=+48.8584+002.2945/")  # a phone's GPS tag
+    src = clip("phone.mov", container="mov", rotate=rotate, width=640, height=360, extra=where)
     assert top_level_boxes(src).index("moov") > top_level_boxes(src).index("mdat")
+    with av.open(str(src)) as container:
+        assert "location" in container.metadata
     probe = pipeline.probe(src, max_seconds=LONG_ENOUGH)
 
     dest = tmp_path / "remux.mp4"
@@ -136,6 +139,8 @@ def test_a_browser_safe_upload_is_remuxed_with_faststart_not_reencoded(clip, tmp
     again = pipeline.probe(dest, max_seconds=LONG_ENOUGH)
     assert (again.width, again.height, again.rotation) == (probe.width, probe.height, rotate)
     assert again.browser_safe and again.has_audio
+    with av.open(str(dest)) as container:
+        assert "location" not in container.metadata  # where the owner lives stays private
 
 
 def test_remux_refuses_a_source_browsers_cannot_play(clip, tmp_path):
@@ -395,6 +400,13 @@ def test_what_is_not_a_playable_video_is_refused_with_a_sentence(clip, tmp_path,
 
     assert str(caught.value) == message
     assert sorted(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    "seconds, spoken", [(10800, "3 hours"), (3600, "1 hour"), (120, "2 minutes"), (90, "90 seconds"), (1, "1 second")]
+)
+def test_the_length_limit_is_spoken_like_a_person(seconds, spoken):
+    assert pipeline._spoken(seconds) == spoken
 
 
 def test_longer_than_the_limit_is_refused(clip):
