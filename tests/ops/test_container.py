@@ -26,7 +26,7 @@ import pytest
 import redis
 import requests
 
-from tests.conftest import BASE_DIR, free_port, need, wait_http
+from tests.conftest import BASE_DIR, free_port, need
 from tests.ops import podman as pm
 from tests.ops.test_process_types import heroku_yml
 
@@ -77,6 +77,20 @@ def flushed_redis(url: str) -> None:
         need(f"Redis at {url} ({exc})", False)
 
 
+def wait_live(url: str, timeout: float) -> None:
+    """Until the web container answers. The port is open as soon as gunicorn's master binds it,
+    but on a busy machine its workers may take longer than one request's timeout to boot."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < end, f"{url} did not answer 200 within {timeout} s"
+        time.sleep(1)
+
+
 def run_flags(stack: Stack, process: str) -> list[str]:
     flags = [*pm.RUN_FLAGS, "--name", stack.names[process], "--no-healthcheck"]
     for key, value in stack.env.items():
@@ -117,6 +131,7 @@ def stack(tmp_path_factory):
         "WEB_CONCURRENCY": "2",
         "SELF_CHECK_INTERVAL": "5",
         "VIDEO_WORKER_CONCURRENCY": "1",
+        "METRICS_TOKEN": secrets.token_urlsafe(24),
     }
     st = Stack(image, f"http://127.0.0.1:{port}", env, timings=timings)
     st.names = {p: f"practika-{p}-{tag}" for p in ("release", "web", "worker", "beat")}
@@ -130,7 +145,7 @@ def stack(tmp_path_factory):
         for process in ("web", "worker", "beat"):
             volume = ["-v", f"{media}:/media"]
             pm.podman("run", "-d", *run_flags(st, process), *volume, image, "sh", "-c", commands[process])
-        wait_http(f"{st.base_url}/core/health/live/", timeout=90)
+        wait_live(f"{st.base_url}/core/health/live/", timeout=120)
         yield st
     finally:
         for process in ("web", "worker", "beat"):
@@ -151,6 +166,24 @@ def test_bin_smoke_passes_against_the_web_container(stack):
     assert result.returncode == 0, result.stdout + stack.logs("web")[-3000:] + stack.logs("worker")[-3000:]
     for check in ("database", "cache", "broker", "storage", "workers", "scheduler"):
         assert f"check: {check}" in result.stdout
+
+
+def test_metrics_add_up_every_gunicorn_workers_requests(stack):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    url = f"{stack.base_url}/core/metrics/"
+    assert requests.get(url, headers=HTTPS, timeout=10).status_code == 403
+    # Two gunicorn workers share these; each counts its own, and the scrape must add them up.
+    for _ in range(20):
+        requests.get(f"{stack.base_url}/core/health/live/", timeout=10)
+    scrape = requests.get(url, headers={**HTTPS, "Authorization": f"Bearer {stack.env['METRICS_TOKEN']}"}, timeout=10)
+    assert scrape.status_code == 200, scrape.text
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(scrape.text) for s in family.samples}
+    live_200 = samples[("practika_http_requests_total", (("method", "GET"), ("status", "200")))]
+    assert live_200 >= 20
+    assert ("practika_selfcheck_ok", (("check", "database"),)) in samples
+    assert ("practika_queue_length", (("queue", "video"),)) in samples
 
 
 def test_the_images_healthcheck_passes_in_the_web_container(stack):

@@ -13,10 +13,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations import operations as ops
 from django.db.migrations.loader import MigrationLoader
+from django.db.models import NOT_PROVIDED
 
 from tests.conftest import BASE_DIR, procfile
 
@@ -34,16 +36,14 @@ def released() -> set[tuple[str, str]]:
 
 def project_migrations() -> list[tuple[tuple[str, str], object]]:
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    apps = {c.label: c.name for c in __import__("django.apps").apps.apps.get_app_configs()}
+    names = {config.label: config.name for config in apps.get_app_configs()}
     return sorted(
         (key, migration) for key, migration in loader.disk_migrations.items()
-        if apps.get(key[0], "").startswith(PROJECT_APPS_PREFIX)
+        if names.get(key[0], "").startswith(PROJECT_APPS_PREFIX)
     )
 
 
 def _required_without_db_default(field) -> bool:
-    from django.db.models import NOT_PROVIDED
-
     return not field.null and getattr(field, "db_default", NOT_PROVIDED) is NOT_PROVIDED and not field.many_to_many
 
 
