@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -49,21 +48,8 @@ def maintenance() -> int | None:
 
 
 # A crashed or killed job is not retried by Celery: its heartbeat goes silent and
-# recover_silent_videos re-queues it (or fails it after three attempts).
+# workers.video.video_recover_silent (run by the self-check's healing) re-queues it, or fails
+# it after three attempts.
 @shared_task(soft_time_limit=settings.VIDEO_JOB_TIME_LIMIT - 60, time_limit=settings.VIDEO_JOB_TIME_LIMIT)
 def video_process_task(video_id: str) -> None:
     video.video_process(video_id=video_id)
-
-
-# The two reapers run on the short queue (their names do not start with video_), so a long
-# transcode never delays them. Defaults: a pending video unclaimed for 5 minutes is published
-# again; a processing one silent for 10 minutes (longer than any step between heartbeats) is
-# recovered.
-@shared_task(soft_time_limit=60, time_limit=90)
-def requeue_unclaimed_videos(older_than_seconds: float = 300) -> list[str]:
-    return video.video_requeue_unclaimed(older_than=timedelta(seconds=older_than_seconds))
-
-
-@shared_task(soft_time_limit=60, time_limit=90)
-def recover_silent_videos(silent_for_seconds: float = 600) -> list[str]:
-    return video.video_recover_silent(silent_for=timedelta(seconds=silent_for_seconds))
