@@ -8,6 +8,7 @@ worker side is tests/workers/test_video.py.
 from __future__ import annotations
 
 import pytest
+import requests
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -15,6 +16,8 @@ from django.db import connection
 from django.test.client import MULTIPART_CONTENT, encode_multipart
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
+
+from tests.conftest import free_port, wait_http
 
 from web.api import videos as api
 from web.videos.models import Rendition, Video
@@ -377,3 +380,29 @@ def test_reprocess_by_others_and_while_pending(client, alice, bob):
     response = client.post(f"/core/api/videos/{private.id}/reprocess/")
     assert response.status_code == 409
     assert response.json() == {"error": api.ALREADY_PROCESSING}
+
+
+@pytest.mark.slow
+def test_a_real_client_gets_the_413_json_from_the_real_web_process(processes, alice, media_root):
+    """Through gunicorn the refusal must reach a client still sending its body, both when the
+    declared length is too large and when the counter stops the stream."""
+    token = Token.objects.create(user=alice).key
+    port = free_port()
+    processes("web", PORT=str(port), MAX_UPLOAD_BYTES="100000", WEB_CONCURRENCY="1")
+    wait_http(f"http://127.0.0.1:{port}/core/health/live/")
+    for size in (20_000_000, 100_001):
+        response = requests.post(
+            f"http://127.0.0.1:{port}/core/api/videos/", headers={"Authorization": f"Token {token}"},
+            files={"file": ("a.mp4", b"\0" * size)}, data={"title": "t"}, timeout=60,
+        )
+        assert (response.status_code, response.json()) == (413, {"error": api.TOO_LARGE}), size
+    assert not Video.objects.exists() and stored_files(media_root) == []
+
+
+def test_the_admin_shows_the_job_history_and_escapes_the_filename(admin_client, alice):
+    video = make_video(alice, "public", original_filename="<script>x</script>.mp4")
+    video.steps.create(attempt=2, step="transcode", outcome="crashed", reason="The worker stopped responding.")
+    page = admin_client.get(f"/admin/videos/video/{video.id}/change/").content.decode()
+    assert "The worker stopped responding." in page and "crashed" in page
+    assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;.mp4" in page
+    assert admin_client.get("/admin/videos/video/").status_code == 200
