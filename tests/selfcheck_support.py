@@ -104,7 +104,7 @@ def stopping(processes):
         return proc
 
     yield start
-    for proc in started:
+    for proc in reversed(started):  # beat before the worker it feeds
         proc.stop(timeout=30)
         # Shown by pytest only when the test failed.
         print(f"--- {proc.name} (exit {proc.popen.returncode}) ---\n{proc.output()[-3000:]}")

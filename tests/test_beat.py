@@ -14,6 +14,7 @@ from tests.conftest import BASE_DIR
 from tests.selfcheck_support import own_redis, stopping, webhook  # noqa: F401 (fixtures)
 from web.health import checks
 from web.health.models import HealthReport
+from workers import selfcheck
 
 pytestmark = [pytest.mark.slow]
 
@@ -28,7 +29,12 @@ REPORT_NAMES = {
 def schedule(settings):
     settings.SELF_CHECK_INTERVAL = INTERVAL
     call_command("setup_periodic_tasks", verbosity=0)
-    return {"SELF_CHECK_INTERVAL": str(INTERVAL), "CANARY_INTERVAL": "3600", "MAINTENANCE_INTERVAL": "86400"}
+    return {
+        "SELF_CHECK_INTERVAL": str(INTERVAL),
+        "CANARY_INTERVAL": "3600",
+        "MAINTENANCE_INTERVAL": "86400",
+        "WORKER_SOFT_SHUTDOWN_TIMEOUT": "2",  # a self-check is short: do not wait 20 s at teardown
+    }
 
 
 def wait_report(predicate, *, after: int = 0, timeout: float = 30) -> HealthReport:
@@ -80,6 +86,7 @@ def test_a_redis_outage_is_reported_and_alerted_once_each_way(own_redis, webhook
     outage = wait_report(lambda r: r.status == "degraded", after=settled.pk, timeout=30)
     assert {"broker", "cache"} <= set(outage.failing())
     assert outage.checks["scheduler"]["recorded_by"] == "beat"
+    assert outage.checks["heal_unclaimed"]["skipped"] == selfcheck.HEAL_SKIPPED
     wait_until(lambda: len(webhook.bodies) > before, timeout=30, what="no alert for the outage")
 
     own_redis.start()

@@ -33,7 +33,7 @@ def report_record(*, now: float | None = None, recorded_by: str = "worker") -> H
     previous = HealthReport.objects.filter(period__isnull=False).first()
     started = time.perf_counter()
     results = run_checks(REPORT_CHECKS)
-    results.update(heal())
+    results.update(heal(broker_ok=results["broker"]["ok"]))
     elapsed = time.perf_counter() - started
     results["scheduler"] = scheduler_entry(previous=previous, now=now + elapsed, interval=self_check_interval())
     results["scheduler"]["recorded_by"] = recorded_by
@@ -62,11 +62,19 @@ def scheduler_entry(*, previous: HealthReport | None, now: float, interval: int)
     return entry
 
 
-def heal() -> dict[str, dict]:
-    """Each healing step is recorded with what it did; one failing does not stop the others."""
+HEAL_SKIPPED = "skipped: the broker is down, so nothing can be re-queued"
+
+
+def heal(*, broker_ok: bool) -> dict[str, dict]:
+    """Each healing step is recorded with what it did; one failing does not stop the others.
+
+    Re-queueing through a broker that does not answer would only pile up timeouts (in beat,
+    when it records the report itself), so those steps wait for the next report.
+    """
+    skipped = {"ok": True, "skipped": HEAL_SKIPPED, "latency_ms": 0.0}
     return {
-        "heal_unclaimed": run_one(_requeue_unclaimed),
-        "heal_silent": run_one(_recover_silent),
+        "heal_unclaimed": run_one(_requeue_unclaimed) if broker_ok else dict(skipped),
+        "heal_silent": run_one(_recover_silent) if broker_ok else dict(skipped),
         "uploads": run_one(_expire_uploads),
     }
 

@@ -43,7 +43,7 @@ def test_a_check_that_hangs_costs_only_the_deadline():
     results = checks.run_checks({"slow": lambda: time.sleep(5) or {}}, deadline=0.3)
     assert time.monotonic() - started < 2
     assert results["slow"]["ok"] is False
-    assert "no answer" in results["slow"]["error"]
+    assert results["slow"]["error"] == checks.NO_ANSWER.format(deadline=0.3)
 
 
 def test_database_down_means_down():
@@ -74,7 +74,7 @@ def test_a_redis_that_never_answers_costs_the_deadline_and_is_not_down(client, a
     body = response.json()
     assert body["status"] == "degraded"
     for name in ("cache", "broker"):
-        assert body["checks"][name]["error"] == f"no answer within {settings.HEALTH_CHECK_TIMEOUT:g} s"
+        assert body["checks"][name]["error"] == checks.NO_ANSWER.format(deadline=settings.HEALTH_CHECK_TIMEOUT)
     assert body["checks"]["database"]["ok"] is True
 
 
@@ -133,3 +133,33 @@ def test_health_report_prints_a_table_and_exits_non_zero_unless_ok(transactional
     assert lines[-1] == "status: degraded"
     assert {line.split()[0] for line in lines[:-1]} >= set(checks.REPORT_CHECKS) | {"scheduler"}
     assert any(line.startswith("workers ") and " FAIL " in line for line in lines)
+
+
+def test_an_unreachable_database_is_down_and_503(client, transactional_db, monkeypatch):
+    from django.db import connections
+
+    from tests.conftest import free_port
+
+    # The checks run in threads, which open connections of their own from these settings.
+    monkeypatch.setitem(connections.settings["default"], "PORT", str(free_port()))
+    monkeypatch.setitem(connections.settings["default"], "HOST", "127.0.0.1")
+    response = client.get("/core/health/")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "down"
+    assert body["checks"]["database"] == {"ok": False, "latency_ms": body["checks"]["database"]["latency_ms"]}
+
+
+def test_health_report_exits_2_when_the_database_is_down(postgres):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import BASE_DIR, free_port
+
+    env = {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/practika"}
+    done = subprocess.run([sys.executable, "manage.py", "health_report"], cwd=BASE_DIR, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout.rstrip().endswith("status: down")
+    assert any(line.startswith("database ") and " FAIL " in line for line in done.stdout.splitlines())

@@ -125,3 +125,16 @@ def test_with_one_confirmation_every_change_alerts(db, settings, webhook):
     for status in ["ok", "ok", "down", "ok"]:
         _confirm(status)
     assert [(b["previous"], b["status"]) for b in webhook.bodies] == [("ok", "down"), ("down", "ok")]
+
+
+def test_with_the_broker_down_nothing_is_requeued_and_the_report_says_why(transactional_db, postgres, clean_redis, alice, settings, monkeypatch):
+    from practika_project.celery import app
+    from tests.conftest import free_port
+
+    settings.HEAL_UNCLAIMED_AFTER = 60
+    lost = Video.objects.create(owner=alice, title="lost message", created_at=timezone.now() - timedelta(hours=1))
+    monkeypatch.setitem(app.conf, "broker_url", f"redis://127.0.0.1:{free_port()}/0")
+    report = selfcheck.report_record()
+    assert report.checks["broker"]["ok"] is False
+    assert report.checks["heal_unclaimed"]["skipped"] == selfcheck.HEAL_SKIPPED
+    assert Video.objects.get(pk=lost.pk).status == "pending"

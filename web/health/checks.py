@@ -35,6 +35,7 @@ NO_WORKER = "no Celery worker answered within {timeout:g} s"
 NO_CONSUMER = "no worker consumes the {queue} queue"
 NO_REPORT = "no scheduled report yet: is beat running?"
 STALE_REPORT = "the latest scheduled report is {age:.0f} s old: is beat running?"
+NO_ANSWER = "no answer within {deadline:g} s"
 
 
 def closes_connection(fn: CheckFn) -> CheckFn:
@@ -264,7 +265,7 @@ def run_checks(checks: dict[str, CheckFn], deadline: float | None = None) -> dic
         if t.is_alive():
             results[name] = {
                 "ok": False,
-                "error": f"no answer within {deadline:g} s",
+                "error": NO_ANSWER.format(deadline=deadline),
                 "latency_ms": round(deadline * 1000, 2),
             }
     return {name: dict(result) for name, result in results.items()}
