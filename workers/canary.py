@@ -32,8 +32,9 @@ CANARY_TASK = "workers.tasks.video_canary_task"
 
 def canary_run(*, timeout: float | None = None, poll: float = 0.25) -> CanaryRun:
     timeout = settings.CANARY_TIMEOUT if timeout is None else timeout
-    run = CanaryRun.objects.create(id=uuid.uuid4().hex)
-    if not any(settings.VIDEO_QUEUE in qs for qs in queue_consumers(timeout=1.0).values()):
+    consumed = any(settings.VIDEO_QUEUE in qs for qs in queue_consumers(timeout=1.0).values())
+    run = CanaryRun.objects.create(id=uuid.uuid4().hex)  # the clock starts here
+    if not consumed:
         return canary_finish(run_id=run.id, ok=False, reason=NO_VIDEO_CONSUMER)
     # By name: workers.tasks imports this module. The route sends video_* to the video queue.
     celery_app.send_task(CANARY_TASK, args=[run.id])
