@@ -47,3 +47,10 @@ def test_anyone_else_gets_a_json_refusal(client, django_user_model, reports):
     response = client.get(URL)
     assert response.status_code == 403
     assert "error" in response.json()
+
+
+def test_the_admin_lists_reports_read_only(admin_client, reports):
+    response = admin_client.get("/admin/health/healthreport/")
+    assert response.status_code == 200
+    assert b"degraded" in response.content
+    assert admin_client.get("/admin/health/healthreport/add/").status_code == 403
