@@ -52,11 +52,13 @@ def chromium():
 
 
 @pytest.fixture(scope="session")
-def collected_static() -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=BASE_DIR, check=True, env={**os.environ, "DJANGO_SETTINGS_MODULE": "practika_project.settings"},
-    )
+def collected_static(tmp_path_factory) -> str:
+    """A fresh STATIC_ROOT of our own: the shared staticfiles/ may hold another build's stale
+    .gz copies, which WhiteNoise would prefer to the current files."""
+    root = str(tmp_path_factory.mktemp("static"))
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "practika_project.settings", "STATIC_ROOT": root}
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=BASE_DIR, check=True, env=env)
+    return root
 
 
 @dataclass
@@ -76,7 +78,7 @@ def live(processes, collected_static, ffmpeg) -> Live:
     assert release.popen.wait(120) == 0, release.output()
     port = free_port()
     web = processes(
-        "web", PORT=str(port), DEBUG="false", WEB_CONCURRENCY="1", GUNICORN_THREADS="8",
+        "web", PORT=str(port), DEBUG="false", STATIC_ROOT=collected_static, WEB_CONCURRENCY="1", GUNICORN_THREADS="8",
         UPLOAD_CHUNK_BYTES=str(128 * 1024),
     )
     processes("worker")

@@ -213,6 +213,8 @@ def test_pause_resume_and_a_failed_video_with_its_reason_and_a_retry(live, brows
     pause.click()
     expect(page.locator("[data-role=state]")).to_have_text("Paused.")
     expect(pause).to_have_text("Resume")
+    expect(page.get_by_label("Title")).to_be_disabled()  # sent with the upload: fixed from now on
+    shoot(page, "upload-paused")
     page.unroute("**/core/api/uploads/**")
     pause.click()
     expect(page.locator("[data-role=upload-progress]")).to_have_attribute("value", "100")

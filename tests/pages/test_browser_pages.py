@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from tests.pages.conftest import DESKTOP, PASSWORD, PHONE, fits, login, shoot, signup
 from web.health.models import HealthReport
+from web.videos.models import Video
 
 pytestmark = pytest.mark.slow
 
@@ -42,13 +43,21 @@ def test_every_page_fits_a_phone_and_a_desktop_without_errors(live, browse):
     page = member.new_page()
     signup(page, live, "dana")
     login(staff.new_page(), live, "staff")
+    # A video part-way through processing, as its owner sees it in the library and on its page.
+    cooking = Video.objects.create(
+        owner=User.objects.get(username="dana"), title="Still cooking", status="processing", progress=40,
+        heartbeat_at=timezone.now(),
+    )
 
     tour = [
         (visitor, "/", "library-anonymous"),
         (visitor, "/accounts/login/", "login"),
         (visitor, "/accounts/signup/", "signup"),
         (visitor, "/videos/no-such-video/", "404"),
-        (member, "/", "library-empty"),
+        (visitor, "/accounts/logout/", "logout-anonymous"),
+        (member, "/?show=public", "library-empty"),
+        (member, "/?show=mine", "library-processing"),
+        (member, f"/videos/{cooking.id}/", "watch-processing"),
         (member, "/videos/upload/", "upload"),
         (member, "/accounts/password/", "password-change"),
         (member, "/accounts/logout/", "logout"),

@@ -59,8 +59,9 @@ def library(request):
         videos = videos.filter(visibility=Video.Visibility.PUBLIC)
     page = Paginator(videos, PAGE_SIZE).get_page(request.GET.get("page"))
     tiles = [{"video": v, "poster": _poster_url(v)} for v in page]
-    filters = {k: v for k, v in LIBRARY_FILTERS.items() if k != "mine" or request.user.is_authenticated}
-    return render(request, "pages/library.html", {"page": page, "tiles": tiles, "show": show, "filters": filters})
+    return render(
+        request, "pages/library.html", {"page": page, "tiles": tiles, "show": show, "filters": LIBRARY_FILTERS}
+    )
 
 
 @login_required
