@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.test.client import MULTIPART_CONTENT, encode_multipart
+from django.test.client import encode_multipart
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
@@ -406,3 +406,24 @@ def test_the_admin_shows_the_job_history_and_escapes_the_filename(admin_client, 
     assert "The worker stopped responding." in page and "crashed" in page
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;.mp4" in page
     assert admin_client.get("/admin/videos/video/").status_code == 200
+
+
+def test_an_oversized_or_multipart_edit_is_refused_as_json(client, alice, settings):
+    video = make_video(alice, "private")
+    as_user(client, alice)
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    big = client.patch(f"/core/api/videos/{video.id}/", {"title": "x" * 2000}, content_type="application/json")
+    assert (big.status_code, big.json()) == (413, {"error": api.BODY_TOO_LARGE})
+    body = encode_multipart("BoUnDaRy", {"title": "t"})
+    multipart = client.patch(f"/core/api/videos/{video.id}/", body, content_type="multipart/form-data; boundary=BoUnDaRy")
+    assert multipart.status_code == 415 and multipart.json()["error"]
+
+
+def test_oversized_form_fields_and_non_multipart_uploads_are_refused_as_json(client, alice, settings, media_root):
+    as_user(client, alice)
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = upload(client, description="d" * 5000)
+    assert (response.status_code, response.json()) == (413, {"error": api.FIELDS_TOO_LARGE})
+    form = client.post("/core/api/videos/", "title=t", content_type="application/x-www-form-urlencoded")
+    assert form.status_code == 415 and form.json()["error"]
+    assert not Video.objects.exists() and stored_files(media_root) == []

@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.files.storage import default_storage
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload, TemporaryFileUploadHandler
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,6 +33,8 @@ from web.videos.models import new_video_id
 from web.videos.selectors import video_get_for, videos_visible_to
 
 TOO_LARGE = "The file is larger than this server accepts."
+BODY_TOO_LARGE = "The request body is larger than this server accepts."
+FIELDS_TOO_LARGE = "The title or description is larger than this server accepts."
 NOT_OWNER = "Only the owner can change or delete this video."
 NOT_OWNER_OR_STAFF = "Only the owner or staff can reprocess this video."
 ALREADY_PROCESSING = "This video is already being processed; try again when it is done."
@@ -83,7 +86,12 @@ def streaming_upload(view):
             if declared > settings.MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE:
                 return json_error(TOO_LARGE, 413)
             request.upload_handlers = [_ByteLimit(request), TemporaryFileUploadHandler(request)]
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except RequestDataTooBig:
+            # Form fields (not the file) beyond DATA_UPLOAD_MAX_MEMORY_SIZE: Django would answer
+            # with its HTML 400 page.
+            return json_error(FIELDS_TOO_LARGE, 413)
 
     return wrapped
 
@@ -95,7 +103,7 @@ class VideoPagination(PageNumberPagination):
 
 class VideoListView(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
 
     @extend_schema(
         operation_id="videos_list",
@@ -139,7 +147,8 @@ class VideoListView(APIView):
 
 class VideoDetailView(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    # JSON only: a multipart PATCH would spool any file it carried to disk first.
+    parser_classes = [JSONParser]
 
     def _owned(self, request, video_id: str):
         video = video_get_for(request.user, video_id)
@@ -157,6 +166,9 @@ class VideoDetailView(APIView):
     @extend_schema(request=VideoUpdateSerializer, responses=VideoDetailSerializer)
     def patch(self, request, video_id: str):
         video = self._owned(request, video_id)
+        # DRF reads a JSON body whole into memory; an edit is a few fields.
+        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            raise UploadTooLarge(BODY_TOO_LARGE)
         form = VideoUpdateSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
         return self._respond(request, services.video_update(video=video, **form.validated_data))
