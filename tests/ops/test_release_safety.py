@@ -10,6 +10,7 @@ must be additive and reversible.
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def contract_violations(migration) -> list[str]:
 
 def test_models_and_migrations_agree():
     result = subprocess.run(
-        [str(BASE_DIR / ".venv" / "bin" / "python"), "manage.py", "makemigrations", "--check", "--dry-run"],
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
         cwd=BASE_DIR, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, f"models changed without a migration:\n{result.stdout}{result.stderr}"
