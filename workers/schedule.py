@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django_celery_beat.models import PeriodicTask
 
 SELF_CHECK = "self-check"
 CANARY = "canary"
@@ -41,8 +42,6 @@ def periodic_tasks() -> list[Periodic]:
 
 def interval_of(name: str) -> int:
     """A periodic task's interval as beat runs it: an operator may have changed it in the admin."""
-    from django_celery_beat.models import PeriodicTask
-
     task = PeriodicTask.objects.filter(name=name, enabled=True).select_related("interval").first()
     if task is None or task.interval is None:
         return next(p.every_seconds for p in periodic_tasks() if p.name == name)

@@ -12,8 +12,10 @@ from django.db import IntegrityError, transaction
 
 from web.health.checks import REPORT_CHECKS, overall_status, run_checks, run_one
 from web.health.models import HealthReport
+from web.uploads.services import uploads_expire
 from workers.alerts import alert_send
 from workers.schedule import SELF_CHECK, period_claim, self_check_interval
+from workers.video import video_recover_silent, video_requeue_unclaimed
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +82,14 @@ def heal(*, broker_ok: bool) -> dict[str, dict]:
 
 
 def _requeue_unclaimed() -> dict:
-    from workers.video import video_requeue_unclaimed
-
     return {"requeued": video_requeue_unclaimed(older_than=timedelta(seconds=settings.HEAL_UNCLAIMED_AFTER))}
 
 
 def _recover_silent() -> dict:
-    from workers.video import video_recover_silent
-
     return {"recovered": video_recover_silent(silent_for=timedelta(seconds=settings.HEAL_SILENT_AFTER))}
 
 
 def _expire_uploads() -> dict:
-    from web.uploads.services import uploads_expire
-
     return {"abandoned_expired": uploads_expire()}
 
 

@@ -27,7 +27,10 @@ from django.db import connection
 from django.utils import timezone
 
 from practika_project.celery import app as celery_app
+from web.health.models import CanaryRun, HealthReport, MaintenanceRun
+from web.videos.models import Video
 from workers.ffmpeg import ffmpeg_binary
+from workers.schedule import self_check_interval
 
 CheckFn = Callable[[], dict]
 
@@ -118,9 +121,6 @@ def check_workers() -> dict:
 
 @closes_connection
 def check_scheduler() -> dict:
-    from web.health.models import HealthReport
-    from workers.schedule import self_check_interval
-
     latest = HealthReport.objects.filter(period__isnull=False).only("created_at").first()
     if latest is None:
         raise RuntimeError(NO_REPORT)
@@ -151,8 +151,6 @@ def check_disk() -> dict:
 
 
 def _oldest_age(status: str, limit: int) -> dict:
-    from web.videos.models import Video
-
     oldest = Video.objects.filter(status=status).order_by("created_at").first()
     if oldest is None:
         return {"count": 0}
@@ -179,8 +177,6 @@ def check_processing() -> dict:
 
 @closes_connection
 def check_failed() -> dict:
-    from web.videos.models import Video
-
     since = timezone.now() - timedelta(hours=24)
     count = Video.objects.filter(status="failed", processed_at__gte=since).count()
     result: dict = {"count": count}
@@ -192,8 +188,6 @@ def check_failed() -> dict:
 @closes_connection
 def check_canary() -> dict:
     """The latest finished canary: a failure keeps the report degraded until one passes."""
-    from web.health.models import CanaryRun
-
     run = CanaryRun.objects.filter(finished_at__isnull=False).first()
     if run is None:
         return {"ran": False}
@@ -206,8 +200,6 @@ def check_canary() -> dict:
 @closes_connection
 def check_maintenance() -> dict:
     """What the latest daily maintenance removed."""
-    from web.health.models import MaintenanceRun
-
     run = MaintenanceRun.objects.first()
     if run is None:
         return {"ran": False}
