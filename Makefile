@@ -40,6 +40,16 @@ test-container: $(VENV)/.test
 	CONTAINER_DATABASE_URL="$(CONTAINER_DATABASE_URL)" CONTAINER_REDIS_URL="$(CONTAINER_REDIS_URL)" \
 	$(BIN)/python -m pytest -m container tests/ops/test_container.py
 
+# The fault suite (docs/RELIABILITY.md): real web, worker and beat against outages it stages on a
+# private PostgreSQL cluster and private redis-servers; its own test database and Redis db.
+FAULTS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/practika_faults
+FAULTS_REDIS_URL ?= redis://127.0.0.1:6379/10
+
+.PHONY: test-faults
+test-faults: $(VENV)/.test
+	DATABASE_URL="$(FAULTS_DATABASE_URL)" REDIS_URL="$(FAULTS_REDIS_URL)" \
+	$(BIN)/python -m pytest tests/faults
+
 # Benchmarks (docs/PERFORMANCE.md): their own database and Redis db, which they empty.
 # `make bench B="B1 B7"` runs some of them.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/practika_bench
