@@ -130,6 +130,19 @@ def test_sign_up_upload_watch_practise_and_delete(live, browse, clip, media_root
     assert hidden.status == missing.status == 404
     assert hidden_text == stranger.locator("main").inner_text()
 
+    # The owner makes it unlisted and copies its link to share.
+    owner.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
+    page.get_by_text("Edit details").click()
+    page.get_by_label("Visibility").select_option("unlisted")
+    page.get_by_label("Description").fill("Metronome at 60, then 72.")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Saved.")).to_be_visible()
+    expect(page.locator(".description")).to_have_text("Metronome at 60, then 72.")
+    page.get_by_role("button", name="Copy link").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("() => navigator.clipboard.readText()") == live(f"/videos/{video.id}/")
+    assert stranger.goto(live(f"/videos/{video.id}/")).status == 200  # unlisted: the link opens it
+
     # Delete, after a confirmation; the files go too.
     page.get_by_role("link", name="Delete…").click()
     page.get_by_role("button", name="Delete for good").click()
