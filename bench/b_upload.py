@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import http.client
-import os
 import mmap
+import os
 import shutil
 import subprocess
 import threading
