@@ -132,6 +132,8 @@ class VideoListView(APIView):
         video_id = new_video_id()
         try:
             name = services.video_store_original(video_id=video_id, filename=upload.name, content=upload)
+        except services.StorageFull as exc:
+            return json_error(str(exc), 507)
         finally:
             upload.close()  # the spooled temporary file goes now, not whenever it is collected
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -25,9 +26,27 @@ def original_name_for(video_id: str, filename: str) -> str:
     return f"videos/{video_id}/original{ext if _SAFE_EXTENSION.match(ext) else ''}"
 
 
+class StorageFull(Exception):
+    """The media volume has no room for the file; str(exc) is a sentence for the user."""
+
+
+STORAGE_FULL = "The server is out of storage space, so the upload was not kept. Please try again later."
+
+
 def video_store_original(*, video_id: str, filename: str, content: File) -> str:
-    """Stream an uploaded or local file into storage under the video's prefix; its storage name."""
-    return default_storage.save(original_name_for(video_id, filename), content)
+    """Stream an uploaded or local file into storage under the video's prefix; its storage name.
+
+    A full disk leaves a partial file behind; it is removed before StorageFull is raised."""
+    name = original_name_for(video_id, filename)
+    try:
+        return default_storage.save(name, content)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        log.error("storage full while storing the original of video %s", video_id)
+        default_storage.delete(name)
+        _remove_empty_local_folder(f"videos/{video_id}/")
+        raise StorageFull(STORAGE_FULL) from exc
 
 
 def video_create(
