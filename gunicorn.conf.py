@@ -40,8 +40,10 @@ control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 # Only documented atoms: %(M)s is the duration in milliseconds, {x-request-id}o the echoed id.
+# The request line is logged without its query string (%(U)s, not %(r)s): signed media URLs
+# carry their signature there, and a log reader must not be able to replay them.
 access_log_format = (
-    '%(h)s "%(r)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s "%(f)s" "%(a)s"'
+    '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s "%(f)s" "%(a)s"'
 )
 
 # Production logs one JSON object per line (LOG_FORMAT, the same switch as Django's LOGGING), so

@@ -152,6 +152,9 @@ class Stack:
         self.procs.append(proc)
         return proc
 
+    def logs_full(self) -> str:
+        return "\n".join(p.output() for p in self.procs)
+
     def logs(self) -> str:
         return "\n".join(f"===== {p.name} =====\n{p.output()[-6000:]}" for p in self.procs)
 
