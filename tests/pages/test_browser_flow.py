@@ -3,14 +3,17 @@ sign up, upload through the page, watch it process, practise with it, and delete
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.pages.conftest import DESKTOP, PHONE, fits, shoot, signup
 from web.uploads.models import Upload
-from web.videos.models import Video
+from web.videos.models import Rendition, Video
 
 pytestmark = pytest.mark.slow
 PROCESSING_TIMEOUT_MS = 180_000
@@ -263,3 +266,28 @@ def test_pause_resume_and_a_failed_video_with_its_reason_and_a_retry(live, brows
             shoot(p, name)
             p.close()
     assert b.errors == []
+
+
+def test_the_watch_page_plays_the_first_rendition_while_processing_goes_on(live, browse, clip, media_root):
+    page = browse().new_page()
+    signup(page, live, "jo")
+    video = Video.objects.create(
+        owner=User.objects.get(username="jo"), title="Half done", status="processing", progress=10,
+        heartbeat_at=timezone.now(),
+    )
+    page.goto(live(f"/videos/{video.id}/"))
+    expect(page.get_by_label("Processing progress")).to_be_visible()
+    assert _player(page)["src"] == ""
+
+    # The worker stores its first rendition; the open page picks it up without a reload.
+    name = f"{video.storage_prefix}360p.mp4"
+    (media_root / name).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(clip("360.mp4", seconds=2, width=640, height=360), media_root / name)
+    Rendition.objects.create(video=video, label="360p", width=640, height=360, file=name, size_bytes=1)
+    Video.objects.filter(id=video.id).update(progress=55, heartbeat_at=timezone.now())
+    expect(page.get_by_text("55 %")).to_be_visible()
+    expect(page.get_by_label("Quality")).to_have_value("360p")
+    page.keyboard.press("k")
+    page.wait_for_function("() => { const v = document.getElementById('player');"
+                           " return v.readyState >= 3 && v.currentTime > 0.2; }")
+    expect(page.get_by_label("Processing progress")).to_be_visible()  # still processing, yet playing
