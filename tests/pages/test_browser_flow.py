@@ -291,3 +291,23 @@ def test_the_watch_page_plays_the_first_rendition_while_processing_goes_on(live,
     page.wait_for_function("() => { const v = document.getElementById('player');"
                            " return v.readyState >= 3 && v.currentTime > 0.2; }")
     expect(page.get_by_label("Processing progress")).to_be_visible()  # still processing, yet playing
+
+
+def test_several_files_upload_at_once_each_with_its_own_details(live, browse, clip):
+    first, second = clip("etude.mp4", seconds=1), clip("scale.mov", seconds=1, container="mov")
+    b = browse()
+    page = b.new_page()
+    signup(page, live, "kim")
+    page.goto(live("/videos/upload/"))
+    page.locator("#files").set_input_files([str(first), str(second)])
+    cards = page.locator(".upload")
+    expect(cards).to_have_count(2)
+    cards.nth(1).get_by_label("Visibility").select_option("public")
+    page.get_by_role("button", name="Start all uploads").click()
+    for i in range(2):
+        expect(cards.nth(i).locator("[data-role=upload-progress]")).to_have_attribute("value", "100")
+        expect(cards.nth(i).locator("[data-role=state]")).to_have_text("Ready.", timeout=PROCESSING_TIMEOUT_MS)
+    videos = {v.original_filename: v for v in Video.objects.all()}
+    assert (videos["etude.mp4"].title, videos["etude.mp4"].visibility) == ("etude", "private")
+    assert (videos["scale.mov"].title, videos["scale.mov"].visibility) == ("scale", "public")
+    assert b.errors == []
