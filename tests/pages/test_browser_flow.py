@@ -310,4 +310,11 @@ def test_several_files_upload_at_once_each_with_its_own_details(live, browse, cl
     videos = {v.original_filename: v for v in Video.objects.all()}
     assert (videos["etude.mp4"].title, videos["etude.mp4"].visibility) == ("etude", "private")
     assert (videos["scale.mov"].title, videos["scale.mov"].visibility) == ("scale", "public")
-    assert b.errors == []
+
+    # A visitor's library: the public one with its poster, never the private one.
+    visitor = browse()
+    library = visitor.new_page()
+    library.goto(live("/"))
+    expect(library.locator(".tile h2")).to_have_text(["scale"])
+    library.wait_for_function("() => { const i = document.querySelector('.tile img'); return i.complete && i.naturalWidth > 0; }")
+    assert b.errors == [] and visitor.errors == []

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from web.media.signing import media_url
+from web.uploads.stores import chunk_bytes
 from web.videos.models import Video
 from web.videos.selectors import video_get_for, videos_visible_to
 from web.videos.services import video_delete, video_reprocess, video_update
@@ -37,8 +38,13 @@ class VideoEditForm(forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
 
+def _media(video: Video, name: str) -> str:
+    # As in the API: private and unlisted media get expiring signatures, public media plain URLs.
+    return media_url(name, signed=video.visibility != Video.Visibility.PUBLIC)
+
+
 def _poster_url(video: Video) -> str | None:
-    return media_url(video.poster, signed=True) if video.poster else None
+    return _media(video, video.poster) if video.poster else None
 
 
 def _owned(request, video_id: str) -> Video:
@@ -52,7 +58,7 @@ def library(request):
     show = request.GET.get("show", "all")
     if show not in LIBRARY_FILTERS or (show == "mine" and not request.user.is_authenticated):
         show = "all"
-    videos = videos_visible_to(request.user).select_related("owner").order_by("-created_at")
+    videos = videos_visible_to(request.user)
     if show == "mine":
         videos = videos.filter(owner=request.user)
     elif show == "public":
@@ -71,7 +77,7 @@ def upload(request):
         "pages/upload.html",
         {
             "max_bytes": settings.MAX_UPLOAD_BYTES,
-            "chunk_bytes": settings.UPLOAD_CHUNK_BYTES,
+            "chunk_bytes": chunk_bytes(),
             "visibilities": Video.Visibility.choices,
         },
     )
@@ -80,7 +86,7 @@ def upload(request):
 def watch(request, video_id: str):
     video = video_get_for(request.user, video_id)
     renditions = sorted(video.renditions.all(), key=lambda r: min(r.width, r.height))
-    sources = [{"label": r.label, "url": media_url(r.file, signed=True)} for r in renditions]
+    sources = [{"label": r.label, "url": _media(video, r.file)} for r in renditions]
     wanted = request.GET.get("quality")
     fitting = [s for s, r in zip(sources, renditions) if min(r.width, r.height) <= DEFAULT_MAX_SHORT_SIDE]
     current = next((s for s in sources if s["label"] == wanted), None) or (fitting or sources or [None])[-1]
