@@ -110,7 +110,13 @@ def test_sign_up_upload_watch_practise_and_delete(live, browse, clip, media_root
     log = page.evaluate("() => window.loopLog")
     assert log["max"] < 1.5 + 0.3, log  # never ran far past B
     assert _player(page)["rate"] == 0.5
-    page.keyboard.press("k")
+    # The other shortcuts: faster, loop off, frame back (which pauses).
+    page.keyboard.press("=")
+    assert _player(page)["rate"] == 0.75
+    page.keyboard.press("\\")
+    expect(page.get_by_role("button", name="Loop between A and B")).to_have_attribute("aria-pressed", "false")
+    page.keyboard.press(",")
+    assert _player(page)["paused"]
 
     for viewport in (PHONE, DESKTOP):
         for path, name in ((f"/videos/{video.id}/", "watch"), ("/", "library-with-video")):
@@ -182,6 +188,8 @@ def test_an_interrupted_upload_survives_a_dropped_network_and_a_reload(live, bro
             break
         page.wait_for_timeout(100)
     expect(page.locator("[data-role=state]")).to_contain_text("Trying again")
+    expect(page.locator("[data-role=speed]")).to_contain_text("/s")
+    expect(page.locator("[data-role=eta]")).to_contain_text("left")
     assert sent[1] == sent[2] and sent[3] > sent[2], "the lost chunk was sent again, then the next one"
     assert sent[4] == sent[5], sent
     upload = Upload.objects.get(title="Shaky connection")

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from tests.pages.conftest import DESKTOP, PASSWORD, PHONE, fits, login, shoot, signup
 from web.health.models import HealthReport
@@ -77,12 +78,28 @@ def test_every_page_fits_a_phone_and_a_desktop_without_errors(live, browse):
         assert who.errors == []
 
 
-def test_a_form_posted_without_its_csrf_token_is_refused(live, browse):
+def test_a_form_posted_without_its_csrf_token_is_refused_and_with_it_works_by_keyboard(live, browse):
+    User.objects.create_user("lee", password=PASSWORD)
     page = browse().new_page()
     page.goto(live("/accounts/login/"))
-    response = page.request.post(live("/accounts/login/"), form={"username": "x", "password": "y"})
+    response = page.request.post(live("/accounts/login/"), form={"username": "lee", "password": PASSWORD})
     assert response.status == 403
     assert "security token" in response.text()
+
+    # By keyboard alone: the first Tab offers the skip link; the login form starts in its first
+    # field, Tab moves on, Enter submits.
+    page.goto(live("/"))
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.goto(live("/accounts/login/"))
+    expect(page.get_by_label("Username")).to_be_focused()
+    page.keyboard.type("lee")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(live("/"))
+    expect(page.get_by_role("link", name="lee")).to_be_visible()
 
 
 def test_the_status_page_is_staff_only(live, browse):
