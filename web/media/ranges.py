@@ -20,9 +20,20 @@ UNSATISFIABLE = (-1, -1)
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)
 
 
+# An original keeps a short extension of the user's filename: served as its own type, an
+# "original.html" or ".svg" would run script on our origin. Only media types are served as such.
+_MEDIA_PREFIXES = ("video/", "audio/", "image/jpeg", "image/png", "image/webp", "application/vnd.apple.mpegurl")
+DOWNLOAD = "application/octet-stream"
+
+
 def content_type_for(name: str) -> str:
     ext = os.path.splitext(name)[1].lower()
-    return _TYPES.get(ext) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    guessed = _TYPES.get(ext) or mimetypes.guess_type(name)[0] or DOWNLOAD
+    return guessed if guessed.startswith(_MEDIA_PREFIXES) else DOWNLOAD
+
+
+def content_disposition_for(name: str) -> str:
+    return "inline" if content_type_for(name) != DOWNLOAD else f'attachment; filename="{os.path.basename(name)}"'
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -84,6 +95,7 @@ def ranged_file_response(request: HttpRequest, f: BinaryIO, name: str) -> HttpRe
     else:
         response = StreamingHttpResponse(_blocks(f, start, length), status=status, content_type=content_type_for(name))
     response["Content-Length"] = str(length)
+    response["Content-Disposition"] = content_disposition_for(name)
     response["Accept-Ranges"] = "bytes"
     response["ETag"] = etag
     response["Last-Modified"] = http_date(stat.st_mtime)
