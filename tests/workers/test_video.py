@@ -309,7 +309,7 @@ def test_multipart_upload_becomes_ready_on_the_real_worker(client, alice, clip, 
         response = client.post("/core/api/videos/", {"title": "Scales", "file": fh, "visibility": "public"})
     assert response.status_code == 201
     video_id = response.json()["id"]
-    video = wait_for(lambda: (v := status_of(video_id)).status in ("ready", "failed") and v, 120, "ready", worker_proc)
+    video = wait_for(lambda: (v := status_of(video_id)).status in ("ready", "failed") and v, 300, "ready", worker_proc)
     assert video.status == "ready", video.error
     body = client.get(f"/core/api/videos/{video_id}/").json()
     assert (body["width"], body["height"]) == (360, 640), "a portrait phone video stays portrait"
@@ -344,9 +344,10 @@ def test_a_worker_killed_mid_transcode_is_recovered_and_a_new_worker_finishes(al
 @pytest.mark.slow
 def test_a_purged_job_is_requeued_and_processed(alice, clip, start_worker, clean_redis):
     video = add_video(alice, clip("a.mp4", seconds=1))
-    wait_for(lambda: queue_length(clean_redis) == 1, 10, "the job to be published")
+    wait_for(lambda: queue_length(clean_redis), 10, "the job to be published")
+    assert queue_length(clean_redis) == 1
     redis.Redis.from_url(clean_redis).delete("video")  # the message is lost
     assert worker.video_requeue_unclaimed(older_than=timedelta(0)) == [video.id]
     proc = start_worker()
-    done = wait_for(lambda: (v := status_of(video.id)).status in ("ready", "failed") and v, 120, "ready", proc)
+    done = wait_for(lambda: (v := status_of(video.id)).status in ("ready", "failed") and v, 300, "ready", proc)
     assert done.status == "ready", done.error
