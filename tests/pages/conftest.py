@@ -28,10 +28,6 @@ PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 860}
 PASSWORD = "a-long practice passphrase"
 
-# Playwright's sync API keeps an asyncio loop marked running on this thread; the ORM calls the
-# tests make between browser steps are ordinary blocking calls, which Django must be told.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
@@ -113,8 +109,11 @@ class Browsing:
 
 
 @pytest.fixture
-def browse(chromium, request):
+def browse(chromium, request, monkeypatch):
     """browse() -> a fresh context (its own cookies); screenshots of its pages if the test fails."""
+    # Playwright's sync API keeps an asyncio loop marked running on this thread; the ORM calls
+    # the tests make between browser steps are ordinary blocking calls, which Django must be told.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     opened: list[Browsing] = []
 
     def open_context() -> Browsing:
