@@ -207,6 +207,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=2 * 1024**3)
 MAX_VIDEO_SECONDS = env.float("MAX_VIDEO_SECONDS", default=3 * 3600)
+# Originals and renditions together, per user; an upload past it is refused with a clear error.
+MAX_USER_STORAGE_BYTES = env.int("MAX_USER_STORAGE_BYTES", default=10 * 1024**3)
 MEDIA_URL_MAX_AGE = env.int("MEDIA_URL_MAX_AGE", default=3600)
 # tus uploads: idle ones (and their bytes) are removed after this long. Clients are told to send
 # chunks of UPLOAD_CHUNK_BYTES (the Practika-Upload-Chunk-Size header); S3 parts need >= 5 MiB.
@@ -220,6 +222,11 @@ FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR", default=None)
 # --- Self-checks ----------------------------------------------------------------------------
 SELF_CHECK_INTERVAL = env.int("SELF_CHECK_INTERVAL", default=60)
 HEALTH_ALERT_WEBHOOK_URL = env("HEALTH_ALERT_WEBHOOK_URL", default="")
+# Health alerts (and Django's server-error mails) go to ADMINS: comma-separated addresses.
+ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
+SERVER_EMAIL = env("SERVER_EMAIL", default="practika@localhost")
+# smtp+tls://user:password@host:587 in production; mail is printed to stdout by default.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.5)
 # Thresholds of the scheduled report (seconds unless named otherwise); README lists them.
 HEALTH_MAX_PENDING_AGE = env.int("HEALTH_MAX_PENDING_AGE", default=15 * 60)
@@ -249,6 +256,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The throttle backend refuses an account after LOGIN_MAX_FAILURES failed sign-ins within
+# LOGIN_FAILURE_WINDOW seconds (web/security.py).
+AUTHENTICATION_BACKENDS = ["web.security.LoginThrottleBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=10)
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=300)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
@@ -264,6 +276,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "web.api.errors.json_exception_handler",
+    # Scoped throttles only (web/security.py): reading is never throttled.
+    "DEFAULT_THROTTLE_RATES": {"uploads": env("UPLOAD_RATE", default="60/hour")},
 }
 SPECTACULAR_SETTINGS = {"TITLE": "Practika API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False}
 

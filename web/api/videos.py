@@ -28,6 +28,7 @@ from web.api.serializers import (
     VideoUpdateSerializer,
     VideoUploadSerializer,
 )
+from web.security import UploadRateThrottle
 from web.videos import services
 from web.videos.models import new_video_id
 from web.videos.selectors import video_get_for, videos_visible_to
@@ -103,6 +104,7 @@ class VideoPagination(PageNumberPagination):
 
 class VideoListView(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
+    throttle_classes = [UploadRateThrottle]
     parser_classes = [MultiPartParser]
 
     @extend_schema(
@@ -141,6 +143,9 @@ class VideoListView(APIView):
                 owner=request.user, video_id=video_id, original_name=name,
                 original_filename=upload.name, size=upload.size, **form.validated_data,
             )
+        except services.QuotaExceeded as exc:
+            default_storage.delete(name)
+            return json_error(str(exc), 413)
         except Exception:
             default_storage.delete(name)
             raise

@@ -49,6 +49,27 @@ def video_store_original(*, video_id: str, filename: str, content: File) -> str:
         raise StorageFull(STORAGE_FULL) from exc
 
 
+class QuotaExceeded(Exception):
+    """The upload would take its owner past MAX_USER_STORAGE_BYTES; str(exc) is for the user."""
+
+
+QUOTA_EXCEEDED = "This upload would take you past your storage quota of {quota} MB; delete some videos first."
+
+
+def video_quota_check(*, owner, size: int) -> None:
+    """Raise QuotaExceeded when `size` more bytes would not fit in the owner's quota."""
+    from django.conf import settings
+    from django.db.models import Sum
+
+    from web.videos.models import Rendition
+
+    used = (Video.objects.filter(owner=owner).aggregate(n=Sum("size"))["n"] or 0) + (
+        Rendition.objects.filter(video__owner=owner).aggregate(n=Sum("size_bytes"))["n"] or 0
+    )
+    if used + size > settings.MAX_USER_STORAGE_BYTES:
+        raise QuotaExceeded(QUOTA_EXCEEDED.format(quota=settings.MAX_USER_STORAGE_BYTES // 1024**2))
+
+
 def video_create(
     *,
     owner,
@@ -61,6 +82,7 @@ def video_create(
     size: int,
 ) -> Video:
     """The pending row for an original already in storage; processing is queued after commit."""
+    video_quota_check(owner=owner, size=size)
     video = Video.objects.create(
         id=video_id or new_video_id(),
         owner=owner,

@@ -1,0 +1,93 @@
+"""Sign-in throttled after repeated failures, uploads throttled per user, storage quota."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.test import Client
+
+from web.security import UploadRateThrottle
+from web.videos.services import QUOTA_EXCEEDED
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(redis_url):
+    cache.clear()  # throttle counters live in the cache (this test run's own Redis db)
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def alice():
+    return get_user_model().objects.create_user("alice", password="correct horse battery")
+
+
+@pytest.fixture
+def bob():
+    return get_user_model().objects.create_user("bob", password="staple of the battery")
+
+
+def token_for(client: Client, username: str, password: str):
+    return client.post("/core/api/auth/token/", {"username": username, "password": password})
+
+
+def page_login(client: Client, username: str, password: str) -> bool:
+    client.post("/accounts/login/", {"username": username, "password": password})
+    return "_auth_user_id" in client.session
+
+
+def test_the_token_endpoint_refuses_an_account_after_repeated_failures(client, settings, alice, bob):
+    settings.LOGIN_MAX_FAILURES = 3
+    assert token_for(client, "alice", "correct horse battery").status_code == 200
+    for _ in range(3):
+        assert token_for(client, "alice", "guess").status_code == 400
+    refused = token_for(client, "alice", "correct horse battery")
+    assert refused.status_code == 400 and "error" in refused.json()
+    # The login page and the API share the count; another account is not affected.
+    assert not page_login(Client(), "alice", "correct horse battery")
+    assert token_for(client, "bob", "staple of the battery").status_code == 200
+
+
+def test_the_login_page_refuses_an_account_after_repeated_failures(settings, alice):
+    settings.LOGIN_MAX_FAILURES = 3
+    for _ in range(3):
+        assert not page_login(Client(), "alice", "guess")
+    assert not page_login(Client(), "alice", "correct horse battery")
+    cache.clear()  # the window passed
+    assert page_login(Client(), "alice", "correct horse battery")
+
+
+def upload(client: Client, size: int = 100):
+    return client.post("/core/api/videos/", {"title": "t", "file": ContentFile(b"\0" * size, name="v.mp4")})
+
+
+def test_uploads_are_throttled_per_user(monkeypatch, alice, bob):
+    monkeypatch.setattr(UploadRateThrottle, "rate", "3/hour", raising=False)
+    alice_client, bob_client = Client(), Client()
+    alice_client.force_login(alice)
+    bob_client.force_login(bob)
+    assert [upload(alice_client).status_code for _ in range(3)] == [201, 201, 201]
+    throttled = upload(alice_client)
+    assert throttled.status_code == 429 and re.search(r"throttled|try again|available", throttled.json()["error"], re.I)
+    assert alice_client.get("/core/api/videos/").status_code == 200, "reading is never throttled"
+    assert upload(bob_client).status_code == 201
+
+
+def test_the_storage_quota_refuses_an_upload_past_it(settings, media_root, alice, bob):
+    settings.MAX_USER_STORAGE_BYTES = 1000
+    alice_client, bob_client = Client(), Client()
+    alice_client.force_login(alice)
+    bob_client.force_login(bob)
+    assert upload(alice_client, 600).status_code == 201
+    refused = upload(alice_client, 600)
+    assert refused.status_code == 413
+    assert refused.json()["error"] == QUOTA_EXCEEDED.format(quota=0)
+    stored = [p for p in media_root.rglob("*") if p.is_file()]
+    assert len(stored) == 1, f"the refused upload left files: {stored}"
+    assert upload(bob_client, 600).status_code == 201
