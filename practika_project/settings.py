@@ -220,11 +220,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = env("FILE_UPLOAD_TEMP_DIR", default=None)
 
 # --- Self-checks ----------------------------------------------------------------------------
-# Health alerts (and Django's server-error mails) go to ADMINS: comma-separated addresses.
-ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
-SERVER_EMAIL = env("SERVER_EMAIL", default="practika@localhost")
-# smtp+tls://user:password@host:587 in production; mail is printed to stdout by default.
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 SELF_CHECK_INTERVAL = env.int("SELF_CHECK_INTERVAL", default=60)
 HEALTH_ALERT_WEBHOOK_URL = env("HEALTH_ALERT_WEBHOOK_URL", default="")
 # Health alerts (and Django's server-error mails) go to ADMINS: comma-separated addresses.
