@@ -147,6 +147,7 @@ def video_process(*, video_id: str) -> None:
         log.info("video %s is not pending; another delivery has it or it is done", video_id)
         return
     video = Video.objects.get(id=video_id)
+    _remove_crashed_workdirs(video_id)
     try:
         with tempfile.TemporaryDirectory(prefix=f"practika-{video_id}-") as workdir:
             _run(_Attempt(video, attempt, Path(workdir)))
@@ -158,6 +159,13 @@ def video_process(*, video_id: str) -> None:
     except Exception:
         log.exception("processing video %s attempt %s failed", video_id, attempt)
         Video.mark_failed(video_id, attempt, PROCESSING_FAILED)
+
+
+def _remove_crashed_workdirs(video_id: str) -> None:
+    # A killed attempt cannot clean up after itself; the attempt that holds the claim now can,
+    # on the same machine (elsewhere the folder went with the dyno).
+    for workdir in Path(tempfile.gettempdir()).glob(f"practika-{video_id}-*"):
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _run(job: _Attempt) -> None:
