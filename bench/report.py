@@ -59,7 +59,8 @@ def markdown(path: Path, *, max_drift: float) -> str:
     rows = [line for line in lines if " | " in line and not line.startswith("---")]
     out = ["| " + row + " |" for row in rows]
     out.insert(1, "|" + "---|" * (rows[0].count(" | ") + 1))
-    out += [line for line in lines if line.startswith("*")]
+    notes = [line for line in lines if line.startswith("*")]
+    out += ["", *notes] if notes else []
     return "\n".join(out)
 
 
