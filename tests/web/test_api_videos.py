@@ -214,8 +214,9 @@ def test_who_can_open_a_video_by_id(client, alice, bob, sam, who, visibility):
         assert response.json() == {"error": NOT_FOUND}
 
 
-def test_missing_video_is_the_same_404(client):
-    response = client.get("/core/api/videos/does-not-exist/")
+@pytest.mark.parametrize("video_id", ["does-not-exist", "a%00b", "%C3%A9", "x" * 40])
+def test_missing_or_malformed_video_ids_are_the_same_404(client, video_id):
+    response = client.get(f"/core/api/videos/{video_id}/")
     assert response.status_code == 404
     assert response.json() == {"error": NOT_FOUND}
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from web.videos.models import Rendition, Video
 
 NOT_FOUND = "No such video."
+# What new_video_id() makes (URL-safe base64). Anything else is no video, and never reaches the
+# database: PostgreSQL refuses a NUL character with an error instead of finding nothing.
+_VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def _with_relations(qs: QuerySet[Video]) -> QuerySet[Video]:
@@ -33,6 +38,8 @@ def video_can_open(user, video: Video) -> bool:
 
 def video_get_for(user, video_id: str) -> Video:
     """The video, or Http404 — also for someone else's private one, so its existence never leaks."""
+    if not _VIDEO_ID.fullmatch(video_id):
+        raise Http404(NOT_FOUND)
     video = _with_relations(Video.objects.filter(id=video_id)).prefetch_related("steps").first()
     if video is None or not video_can_open(user, video):
         raise Http404(NOT_FOUND)
