@@ -160,7 +160,7 @@ class Stack:
 
     def web(self, **env: str) -> Proc:
         port = free_port()
-        proc = self.start("web", PORT=str(port), WEB_CONCURRENCY="1", **env)
+        proc = self.start("web", **{"PORT": str(port), "WEB_CONCURRENCY": "1", **env})
         self.base = f"http://127.0.0.1:{port}"
         wait_http(self.base + "/core/health/live/", timeout=60)
         return proc
