@@ -142,6 +142,18 @@ def test_a_file_over_the_limit_is_stopped_while_streaming(client, alice, setting
     assert list((tmp_path / "spool").iterdir()) == [], "the spooled part is deleted at once"
 
 
+def test_a_content_length_shorter_than_the_body_keeps_nothing(client, alice, media_root):
+    # Django reads no further than Content-Length: the file part arrives cut off, and a part
+    # without its closing boundary is dropped rather than stored half.
+    body = encode_multipart("BoUnDaRy", {"title": "t", "file": ContentFile(b"\1" * 50_000, name="a.mp4")})
+    response = as_user(client, alice).generic(
+        "POST", "/core/api/videos/", body, content_type="multipart/form-data; boundary=BoUnDaRy",
+        CONTENT_LENGTH=str(len(body) // 2),
+    )
+    assert response.status_code == 400 and "file" in response.json()["error"]
+    assert not Video.objects.exists() and stored_files(media_root) == []
+
+
 def test_a_file_exactly_at_the_limit_is_accepted(client, alice, settings):
     settings.MAX_UPLOAD_BYTES = 100_000
     assert upload(as_user(client, alice), size=100_000).status_code == 201
