@@ -148,7 +148,7 @@ def processes(live_env, tmp_path):
     def start(name: str, command: str | None = None, **env: str) -> Proc:
         log = tmp_path / f"{name}-{len(started)}.log"
         popen = subprocess.Popen(
-            ["bash", "-c", f"exec {command or procfile()[name]}"],
+            ["bash", "-c", command or procfile()[name]],
             cwd=BASE_DIR,
             env={**live_env, **env},
             stdout=log.open("wb"),
