@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from practika_project.celery import app as celery_app
 from tests.conftest import free_port
+from tests.web.test_s3 import keys, moto_endpoint, s3  # noqa: F401 (fixtures)
 from web.videos import services
 from web.videos.models import JobStep, Rendition, Video
 from workers import pipeline
@@ -166,6 +167,18 @@ def test_deleting_a_video_while_it_processes_leaves_no_files(alice, clip):
     with pytest.raises(worker.ClaimLost):
         job.store_poster(poster)
     assert stored(video) == []
+
+
+def test_processing_and_delete_go_through_the_storage_api_on_s3(s3, alice, clip):
+    video = add_video(alice, clip("a.mp4", seconds=1, width=640, height=360))
+    worker.video_process(video_id=video.id)
+    video.refresh_from_db()
+    assert video.status == "ready", video.error
+    stored_keys = keys(s3)
+    assert len(stored_keys) == 3 and all(k.startswith(video.storage_prefix) for k in stored_keys)
+    assert {video.original, video.poster, video.renditions.get().file} == set(stored_keys)
+    services.video_delete(video=video)
+    assert keys(s3) == []
 
 
 # --- the reapers ----------------------------------------------------------------------------
