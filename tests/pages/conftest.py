@@ -36,8 +36,10 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chromium():
+    """Per test: while Playwright's sync API runs, this thread counts as async to Django, which
+    would break every ORM-using test that came after a session-long browser."""
     need(f"Chromium at {CHROMIUM}", Path(CHROMIUM).exists())
     from playwright.sync_api import sync_playwright
 
