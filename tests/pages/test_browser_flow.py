@@ -315,6 +315,10 @@ def test_several_files_upload_at_once_each_with_its_own_details(live, browse, cl
     for i in range(2):
         expect(cards.nth(i).locator("[data-role=upload-progress]")).to_have_attribute("value", "100")
         expect(cards.nth(i).locator("[data-role=state]")).to_have_text("Ready.", timeout=PROCESSING_TIMEOUT_MS)
+    for viewport in (PHONE, DESKTOP):
+        page.set_viewport_size(viewport)
+        fits(page)
+        shoot(page, "upload-done")
     videos = {v.original_filename: v for v in Video.objects.all()}
     assert (videos["etude.mp4"].title, videos["etude.mp4"].visibility) == ("etude", "private")
     assert (videos["scale.mov"].title, videos["scale.mov"].visibility) == ("scale", "public")
