@@ -13,6 +13,7 @@ import logging
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from web.videos.models import MAX_ATTEMPTS, JobStep, Rendition, Video
@@ -38,6 +39,9 @@ WORKER_SILENT = "The worker stopped responding."
 
 # Progress and heartbeat go to the database at most this often while ffmpeg runs.
 PROGRESS_EVERY_SECONDS = 2.0
+# A heartbeat goes to the database at least this often whatever step runs (a long probe or
+# download reports no progress), so recovery can tell a live attempt from a dead one quickly.
+HEARTBEAT_SECONDS = 10.0
 _COPY_CHUNK = 1024 * 1024
 
 
@@ -140,6 +144,31 @@ class _Attempt:
         return dest
 
 
+class _Heartbeat(threading.Thread):
+    """Beats every HEARTBEAT_SECONDS while an attempt runs; stops once the claim is lost."""
+
+    def __init__(self, video_id: str, attempt: int) -> None:
+        super().__init__(name=f"heartbeat-{video_id}", daemon=True)
+        self.video_id, self.attempt = video_id, attempt
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._done.wait(HEARTBEAT_SECONDS):
+                if not Video.beat(self.video_id, self.attempt):
+                    return
+        finally:
+            connection.close()  # this thread's own connection
+
+    def __enter__(self) -> _Heartbeat:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._done.set()
+        self.join()
+
+
 def video_process(*, video_id: str) -> None:
     """The whole pipeline for one video; a no-op unless this call claims it."""
     attempt = Video.claim_for_processing(video_id)
@@ -149,7 +178,7 @@ def video_process(*, video_id: str) -> None:
     video = Video.objects.get(id=video_id)
     _remove_crashed_workdirs(video_id)
     try:
-        with tempfile.TemporaryDirectory(prefix=f"practika-{video_id}-") as workdir:
+        with _Heartbeat(video_id, attempt), tempfile.TemporaryDirectory(prefix=f"practika-{video_id}-") as workdir:
             _run(_Attempt(video, attempt, Path(workdir)))
     except ClaimLost:
         log.warning("video %s attempt %s lost its claim; stopping", video_id, attempt)

@@ -157,6 +157,19 @@ def test_an_attempt_that_lost_its_claim_writes_nothing(alice, clip):
     assert not Video.beat(video.id, attempt, 50)
 
 
+def test_the_heartbeat_beats_during_any_step_until_the_claim_is_lost(alice, tmp_path, monkeypatch, transactional_db):
+    (tmp_path / "x.mp4").write_bytes(b"x")
+    video = add_video(alice, tmp_path / "x.mp4")
+    attempt = Video.claim_for_processing(video.id)
+    monkeypatch.setattr(worker, "HEARTBEAT_SECONDS", 0.05)
+    with worker._Heartbeat(video.id, attempt) as heartbeat:
+        first = status_of(video.id).heartbeat_at
+        wait_for(lambda: status_of(video.id).heartbeat_at > first, 10, "a heartbeat")
+        Video.objects.filter(id=video.id).update(attempts=attempt + 1)  # recovered elsewhere
+        wait_for(lambda: not heartbeat.is_alive(), 10, "the heartbeat to stop")
+    assert status_of(video.id).progress == 0, "a heartbeat never touches progress"
+
+
 def test_deleting_a_video_while_it_processes_leaves_no_files(alice, clip):
     video = add_video(alice, clip("a.mp4", seconds=1))
     attempt = Video.claim_for_processing(video.id)
