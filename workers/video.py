@@ -178,8 +178,9 @@ def video_process(*, video_id: str) -> None:
     video = Video.objects.get(id=video_id)
     _remove_crashed_workdirs(video_id)
     try:
-        with _Heartbeat(video_id, attempt), tempfile.TemporaryDirectory(prefix=f"practika-{video_id}-") as workdir:
-            _run(_Attempt(video, attempt, Path(workdir)))
+        workdir = tempfile.TemporaryDirectory(prefix=f"practika-{video_id}-")
+        with _Heartbeat(video_id, attempt), workdir as tmp:
+            _run(_Attempt(video, attempt, Path(tmp)))
     except ClaimLost:
         log.warning("video %s attempt %s lost its claim; stopping", video_id, attempt)
     except pipeline.MediaRejected as exc:
