@@ -236,7 +236,9 @@ HEALTH_MAX_SHORT_QUEUE_DEPTH = env.int("HEALTH_MAX_SHORT_QUEUE_DEPTH", default=1
 HEALTH_MIN_DISK_FREE_MB = env.int("HEALTH_MIN_DISK_FREE_MB", default=1024)
 # Healing: pending videos no job claimed, processing videos whose heartbeat stopped.
 HEAL_UNCLAIMED_AFTER = env.int("HEAL_UNCLAIMED_AFTER", default=10 * 60)
-HEAL_SILENT_AFTER = env.int("HEAL_SILENT_AFTER", default=10 * 60)
+# The job beats every 10 s whatever it is doing, so two silent minutes mean it is gone (a
+# SIGKILL, or a redelivery after a restart that finds the video still marked processing).
+HEAL_SILENT_AFTER = env.int("HEAL_SILENT_AFTER", default=2 * 60)
 # A status change alerts only once it held for this many consecutive reports (no flapping storm).
 HEALTH_ALERT_CONFIRMATIONS = env.int("HEALTH_ALERT_CONFIRMATIONS", default=2)
 CANARY_INTERVAL = env.int("CANARY_INTERVAL", default=3600)
@@ -279,7 +281,16 @@ REST_FRAMEWORK = {
     # Scoped throttles only (web/security.py): reading is never throttled.
     "DEFAULT_THROTTLE_RATES": {"uploads": env("UPLOAD_RATE", default="60/hour")},
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Practika API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Practika API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Videos and health reports both have a `status`: name their enums apart.
+    "ENUM_NAME_OVERRIDES": {
+        "VideoStatusEnum": "web.videos.models.Video.Status",
+        "HealthStatusEnum": "web.health.models.HealthReport.Status",
+    },
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.pagination import PageNumberPagination
@@ -14,6 +15,7 @@ class HealthReportSerializer(serializers.ModelSerializer):
         fields = ["id", "created_at", "status", "duration_ms", "checks"]
 
 
+@extend_schema(responses=HealthReportSerializer(many=True))
 @api_view(["GET"])
 @permission_classes([IsAdminUser])
 def report_list(request):
