@@ -1,18 +1,21 @@
 """The `worker` process type: two Celery nodes in one dyno.
 
 Video jobs and short jobs (self-checks, reaping) get nodes of their own, so a long transcode
-never delays a self-check. Signals are passed on to both nodes; when either exits the other is
-stopped too, so the platform restarts the whole process rather than run half a worker.
+never delays a self-check. Signals are passed on to both nodes. A node that exits on its own is
+started again (up to MAX_RESTARTS a minute); past that, or while stopping, the other is stopped
+too, so the platform restarts the whole process rather than run half a worker.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import logging
 import os
 import signal
 import subprocess
 import sys
+import time
 
 from django.conf import settings
 
@@ -24,6 +27,8 @@ def _node(name: str, queue: str, *extra: str) -> list[str]:
         "--without-gossip", "--without-mingle", *extra,
     ]
 
+
+log = logging.getLogger("workers")
 
 PR_SET_PDEATHSIG = 1
 
@@ -37,6 +42,13 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+# A node that exits on its own is started again in place: kombu can raise an "unrecoverable"
+# error while closing its channel when Redis drops with a message still unacknowledged, and one
+# Redis blip should not send the whole dyno into the platform's crash back-off. Crashing again
+# and again is a real fault: past MAX_RESTARTS within RESTART_WINDOW seconds the worker exits.
+MAX_RESTARTS, RESTART_WINDOW = 5, 60.0
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "practika_project.settings")
     import django
@@ -44,27 +56,43 @@ def main() -> int:
     django.setup()
     video_concurrency = os.environ.get("VIDEO_WORKER_CONCURRENCY", "2")
     guard = functools.partial(_die_with_parent, os.getpid()) if sys.platform.startswith("linux") else None
-    nodes = [
-        subprocess.Popen(
-            _node("video", settings.VIDEO_QUEUE, "-c", video_concurrency), start_new_session=True, preexec_fn=guard
-        ),
-        subprocess.Popen(
-            _node("short", settings.SHORT_QUEUE, "-P", "threads", "-c", "4"), start_new_session=True, preexec_fn=guard
-        ),
-    ]
+    commands = {
+        "video": _node("video", settings.VIDEO_QUEUE, "-c", video_concurrency),
+        "short": _node("short", settings.SHORT_QUEUE, "-P", "threads", "-c", "4"),
+    }
+
+    def start(name: str) -> subprocess.Popen:
+        return subprocess.Popen(commands[name], start_new_session=True, preexec_fn=guard)
+
+    nodes = {name: start(name) for name in commands}
+    stopping = False
 
     def forward(signum, _frame):
-        for node in nodes:
+        nonlocal stopping
+        stopping = True
+        for node in nodes.values():
             if node.poll() is None:
                 node.send_signal(signum)
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         signal.signal(signum, forward)
 
-    pid, status = os.wait()
-    code = os.waitstatus_to_exitcode(status)
+    restarts: list[float] = []
+    while True:
+        pid, status = os.wait()
+        code = os.waitstatus_to_exitcode(status)
+        name = next((n for n, node in nodes.items() if node.pid == pid), None)
+        if name is None:
+            continue
+        now = time.monotonic()
+        restarts = [t for t in restarts if now - t < RESTART_WINDOW]
+        if stopping or len(restarts) >= MAX_RESTARTS:
+            break
+        log.warning("the %s node exited with %s; starting it again", name, code)
+        restarts.append(now)
+        nodes[name] = start(name)
     forward(signal.SIGTERM, None)
-    for node in nodes:
+    for node in nodes.values():
         if node.pid != pid:
             node.wait()
     return code if code > 0 else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -130,3 +131,14 @@ def test_the_same_job_delivered_twice_at_once_has_one_outcome(stack, media_root,
     assert Video.objects.get(id=video_id).attempts == 1
     assert set(JobStep.objects.filter(video_id=video_id).values_list("attempt", flat=True)) == {1}
     assert_one_clean_set(video_id, media_root)
+
+
+def test_a_node_that_dies_alone_is_started_again_in_place(stack):
+    worker = stack.start("worker")
+    wait_until(lambda: worker.output().count("ready.") >= 2, 60, "worker nodes ready")
+    children = Path(f"/proc/{worker.popen.pid}/task/{worker.popen.pid}/children").read_text().split()
+    short = next(int(pid) for pid in children if b"short@" in Path(f"/proc/{pid}/cmdline").read_bytes())
+    os.kill(short, signal.SIGKILL)  # as kombu's "unrecoverable error" on a Redis drop ends a node
+    wait_until(lambda: "starting it again" in worker.output() and worker.output().count("ready.") >= 3, 60,
+               "the short node started again")
+    assert worker.popen.poll() is None, "the worker process exited instead"
