@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from tests.conftest import BASE_DIR, free_port, need, wait_http
 
@@ -63,7 +64,6 @@ def collected_static(tmp_path_factory) -> str:
 class Live:
     url: str
     web: object
-    env: dict[str, str] = field(default_factory=dict)
 
     def __call__(self, path: str) -> str:
         return self.url + path
@@ -134,6 +134,9 @@ def browse(chromium, request, monkeypatch):
                 page.screenshot(path=str(ARTIFACTS / f"{name}-{i}-{j}.png"), full_page=True)
     for b in opened:
         b.context.close()
+    # ORM calls made while Playwright ran may hold a connection of their own: close it, or the
+    # test database cannot be dropped at the end of the session.
+    connections.close_all()
 
 
 def signup(page, live: Live, username: str) -> None:
