@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 
 import pytest
@@ -91,3 +92,20 @@ def test_the_storage_quota_refuses_an_upload_past_it(settings, media_root, alice
     stored = [p for p in media_root.rglob("*") if p.is_file()]
     assert len(stored) == 1, f"the refused upload left files: {stored}"
     assert upload(bob_client, 600).status_code == 201
+
+
+def tus_create(client: Client, length: int):
+    meta = "filename " + base64.b64encode(b"v.mp4").decode()
+    return client.post("/core/api/uploads/", headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(length),
+                                                      "Upload-Metadata": meta})
+
+
+def test_resumable_uploads_share_the_throttle_and_the_quota(settings, monkeypatch, alice):
+    monkeypatch.setattr(UploadRateThrottle, "rate", "2/hour", raising=False)
+    settings.MAX_USER_STORAGE_BYTES = 1000
+    client = Client()
+    client.force_login(alice)
+    over = tus_create(client, 5000)
+    assert over.status_code == 413 and over.json()["error"] == QUOTA_EXCEEDED.format(quota=0)
+    assert tus_create(client, 500).status_code == 201
+    assert tus_create(client, 500).status_code == 429, "creations past the rate are throttled"

@@ -14,7 +14,7 @@ from django.utils import timezone
 from web.uploads.models import Upload
 from web.uploads.stores import store
 from web.videos.models import Video, new_video_id
-from web.videos.services import original_name_for, video_create
+from web.videos.services import QuotaExceeded, original_name_for, video_create, video_quota_check
 
 UPLOAD_EMPTY = "The file is empty."
 UPLOAD_TOO_LARGE = "The file is larger than the upload limit of {limit}."
@@ -55,6 +55,10 @@ def upload_create(
         raise UploadError(UPLOAD_NO_FILENAME, 400)
     if visibility not in _visibilities():
         raise UploadError(UPLOAD_BAD_VISIBILITY.format(choices=", ".join(_visibilities())), 400)
+    try:
+        video_quota_check(owner=owner, size=length)  # before any byte arrives
+    except QuotaExceeded as exc:
+        raise UploadError(str(exc), 413) from exc
     title = title.strip() or PurePosixPath(filename.replace("\\", "/")).stem or filename
     title_limit = Video._meta.get_field("title").max_length
     if title_limit and len(title) > title_limit:
@@ -126,16 +130,19 @@ def upload_append(
         upload.updated_at = timezone.now()
         if upload.offset == upload.length:
             upload.completed_at = upload.updated_at
-            video_create(
-                owner=upload.owner,
-                title=upload.title,
-                description=upload.description,
-                visibility=upload.visibility,
-                video_id=upload.video_id,
-                original_name=upload.original_name,
-                original_filename=upload.filename,
-                size=upload.length,
-            )
+            try:
+                video_create(
+                    owner=upload.owner,
+                    title=upload.title,
+                    description=upload.description,
+                    visibility=upload.visibility,
+                    video_id=upload.video_id,
+                    original_name=upload.original_name,
+                    original_filename=upload.filename,
+                    size=upload.length,
+                )
+            except QuotaExceeded as exc:  # another upload filled the quota meanwhile
+                raise UploadError(str(exc), 413) from exc
         # Conditional on the offset we started from: where the database has no row locks
         # (SQLite) this still lets only one of two racing PATCHes count.
         claimed = Upload.objects.filter(key=upload.key, offset=offset).update(

@@ -22,6 +22,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
 from web.api.errors import json_error
+from web.security import UploadRateThrottle
 from web.uploads.models import Upload
 from web.uploads.services import (
     CHECKSUM_MISMATCH,
@@ -66,6 +67,7 @@ class TusVersionMismatch(APIException):
 
 class TusView(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_classes = [UploadRateThrottle]  # creations per user, shared with multipart uploads
 
     def get_permissions(self):
         # Capability discovery (and CORS preflights) carry no credentials.
