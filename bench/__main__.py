@@ -26,9 +26,13 @@ BUDGET = 12 * 60
 def run_one(bench, stack, failed) -> tuple[list, dict]:
     """One benchmark between two CPU calibrations; its processes are stopped whatever happens."""
     from bench.machine import calibrate
+    from bench.users import bench_user_reset
 
     before, started = calibrate(), time.monotonic()
     try:
+        # A clean slate: no queued jobs, no upload throttle counts, no videos of earlier runs.
+        stack.flush_redis()
+        bench_user_reset()
         found = bench.run(stack)
     except Exception as exc:  # one broken benchmark must not hide the others' figures
         traceback.print_exc()

@@ -38,7 +38,6 @@ def _percentile(values: list[float], p: int) -> float:
 
 
 def b6(stack: Stack) -> list[Result]:
-    stack.flush_redis()
     stack.worker()
     r = redis.Redis.from_url(stack.redis_url)
     details = {}

@@ -107,7 +107,6 @@ def _follow(web: Proc, video_id: str, token: str, uploaded: float) -> dict:
 def b4_b5(stack: Stack) -> list[Result]:
     src, token = clip_1080p(), bench_token()
     base = hand_made_ladder(src, stack.workdir / "hand-made")
-    stack.flush_redis()
     web, worker = stack.web(), stack.worker()
     cpu = cpu_seconds(process_tree(worker.popen.pid))
     video_id, uploaded = _upload(web, src, token)
@@ -153,7 +152,6 @@ def b10(stack: Stack) -> list[Result]:
 
     src, token = clip_1080p(), bench_token()
     seed.library(24)
-    stack.flush_redis()
     web, worker = stack.web(), stack.worker()
     page = {"url": web.url + "/", "connections": 4, "threads": 1, "seconds": 5}
     wrk(**{**page, "seconds": 1})
