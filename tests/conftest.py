@@ -184,3 +184,22 @@ def wait_http(url: str, timeout: float = 30, **kwargs) -> requests.Response:
             last = exc
             time.sleep(0.2)
     raise AssertionError(f"{url} did not answer within {timeout} s: {last}")
+
+
+@pytest.fixture(scope="session")
+def production_env(tmp_path_factory) -> dict[str, str]:
+    """What a process needs to run with production settings here: a secret, no TLS to the local
+    PostgreSQL, and static files collected once per session into a folder of its own."""
+    import secrets
+
+    env = {
+        "DJANGO_SETTINGS_MODULE": "practika_project.production",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_SSLMODE": "disable",  # the local server has no TLS; Heroku's requires it
+        "STATIC_ROOT": str(tmp_path_factory.mktemp("static")),
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=BASE_DIR, env={**os.environ, **env}, check=True, timeout=300,
+    )
+    return env

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 
 import pytest
 import requests
@@ -13,16 +12,11 @@ from tests.conftest import free_port, wait_http
 pytestmark = pytest.mark.slow
 
 
-def test_production_web_prints_only_json_lines_and_access_lines_carry_id_status_and_duration(processes):
+def test_production_web_prints_only_json_lines_and_access_lines_carry_id_status_and_duration(
+    processes, production_env
+):
     port = free_port()
-    web = processes(
-        "web",
-        DJANGO_SETTINGS_MODULE="practika_project.production",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        DATABASE_SSLMODE="disable",
-        PORT=str(port),
-        WEB_CONCURRENCY="1",
-    )
+    web = processes("web", **production_env, PORT=str(port), WEB_CONCURRENCY="1")
     wait_http(f"http://127.0.0.1:{port}/core/health/live/", timeout=60)
     requests.get(f"http://127.0.0.1:{port}/core/health/live/", headers={"X-Request-ID": "smoke-req-0001"}, timeout=10)
     assert web.stop() == 0

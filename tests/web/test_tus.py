@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from django.db import DatabaseError, transaction
 from django.test import Client
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -271,6 +272,18 @@ def test_session_requests_need_the_csrf_token_and_token_requests_do_not(alice):
     assert token_client.post("/core/api/uploads/", HTTP_AUTHORIZATION=f"Token {key}", **headers).status_code == 201
 
 
+def wait_until_locked(upload: Upload, timeout: float = 30) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with transaction.atomic():
+                Upload.objects.select_for_update(nowait=True).get(pk=upload.pk)
+        except DatabaseError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the slow PATCH never took the upload's row lock")
+
+
 def test_a_second_patch_while_one_is_writing_is_told_to_retry(uploads_url, alice, clip_bytes, postgres):
     url = absolute(uploads_url, create(uploads_url, alice, len(clip_bytes)))
     parts = urlsplit(url)
@@ -284,13 +297,8 @@ def test_a_second_patch_while_one_is_writing_is_told_to_retry(uploads_url, alice
             ).encode()
             + clip_bytes[:1000]
         )
-        statuses = []
-        for _ in range(100):  # until the slow PATCH holds the upload
-            statuses.append(patch(url, alice, 0, clip_bytes[:10]).status_code)
-            if statuses[-1] == 423:
-                break
-            time.sleep(0.1)
-        assert statuses[-1] == 423, statuses
+        wait_until_locked(Upload.objects.get())  # the slow PATCH holds the upload, mid-body
+        assert patch(url, alice, 0, clip_bytes[:10]).status_code == 423
         slow.sendall(clip_bytes[1000:2000])
         assert b" 204 " in slow.recv(4096).split(b"\r\n", 1)[0] + b" "
     assert server_offset(url, alice) == 2000
