@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.schedulers import ModelEntry
 
 from workers.schedule import period_claim, periodic_tasks, self_check_interval
 
@@ -26,6 +27,13 @@ def test_the_release_writes_every_declared_task_once():
     assert set(rows) == {"self-check", "canary", "maintenance"}
     assert rows["self-check"].queue == "short" and rows["self-check"].interval.every == 60
     assert rows["canary"].interval.every == 3600
+
+
+def test_a_new_task_is_due_at_once_so_a_fresh_deploy_reports_without_waiting():
+    release()
+    for task in PeriodicTask.objects.all():
+        entry = ModelEntry(task)
+        assert entry.is_due().is_due, task.name
 
 
 def test_an_operators_change_survives_a_release():

@@ -8,9 +8,11 @@ in `description`. Tasks the code no longer declares are removed.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from workers.schedule import periodic_tasks
@@ -45,6 +47,12 @@ class Command(BaseCommand):
                     "description": spec.fingerprint,
                 },
             )
+            if existing is None:
+                # Due at once: a new deploy gets its first report (and canary) without waiting
+                # a whole interval, so /core/health/'s scheduler check is meaningful from the start.
+                PeriodicTask.objects.filter(name=spec.name).update(
+                    last_run_at=timezone.now() - timedelta(seconds=spec.every_seconds)
+                )
             self.stdout.write(f"{spec.name}: {'updated' if existing else 'created'}")
         retired = PeriodicTask.objects.filter(description__startswith="code:").exclude(
             name__in=[spec.name for spec in declared]
