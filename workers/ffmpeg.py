@@ -11,11 +11,13 @@ upload could otherwise make ffmpeg read /etc/passwd, or another user's video, in
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -113,9 +115,21 @@ def run_ffmpeg(
     run_limited(argv, timeout=timeout, cpu_seconds=cpu_seconds, on_line=on_line)
 
 
+# Linux only: ffmpeg runs in a session of its own, so when the worker process that started it is
+# killed outright (SIGKILL, the OOM killer) nothing else would stop it transcoding on as an orphan.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+PR_SET_PDEATHSIG = 1
+
+
 def _limit_child(cpu_seconds: int, memory: int) -> Callable[[], None]:
+    parent = os.getpid()
+
     def apply() -> None:
         # Runs in the child between fork and exec: plain system calls only.
+        if _prctl is not None:
+            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent:  # the worker died before prctl took effect
+                os._exit(1)
         os.nice(NICENESS)
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))

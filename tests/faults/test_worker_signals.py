@@ -21,16 +21,15 @@ HEROKU_GRACE_SECONDS = 30
 
 
 def transcoding(video_id: str) -> bool:
-    from web.videos.models import JobStep, Video
+    from web.videos.models import JobStep
 
-    running = JobStep.objects.filter(video_id=video_id, step="transcode", outcome="running").exists()
-    return running and Video.objects.get(id=video_id).progress > 15
+    return JobStep.objects.filter(video_id=video_id, step="transcode", outcome="running").exists()
 
 
 def long_clip(tmp_path: Path) -> Path:
-    # Not browser-safe, so the job spends its time in the transcode step.
-    return make_clip(tmp_path / "long.webm", seconds=12, width=854, height=480, vcodec="libvpx", acodec=None,
-                     container="webm")
+    # Not browser-safe and 720p, so the job spends long enough in the transcode step (three
+    # rungs) to be caught there even on an idle machine; mpeg4 keeps making it cheap.
+    return make_clip(tmp_path / "long.mp4", seconds=30, width=1280, height=720, vcodec="mpeg4", acodec=None)
 
 
 def stray_processes(media_root: Path) -> list[int]:
@@ -65,14 +64,17 @@ def test_sigkill_mid_transcode_is_recovered_by_the_running_stack(stack, media_ro
     stack.web(**env)
     stack.start("beat", **env)
     first = stack.start("worker", **env)
+    # Uploading before any worker declared the queue on a just-emptied Redis would test another
+    # fault (the publish finds no binding; healing re-queues it much later).
+    wait_until(lambda: first.output().count("ready.") >= 2, 60, "worker nodes ready")
     response = upload(stack.base, user_token("alice"), long_clip(tmp_path))
     assert response.status_code == 201, response.text
     video_id = response.json()["id"]
-    wait_until(lambda: transcoding(video_id), 120, "the transcode to report progress")
+    wait_until(lambda: transcoding(video_id), 120, "the transcode step to start", interval=0.1)
 
     kill_group(first, signal.SIGKILL)
     # The worker's nodes and their ffmpeg die with it: nothing keeps writing this video's files.
-    wait_until(lambda: not stray_processes(media_root), 10, "the killed worker's processes to be gone")
+    wait_until(lambda: not stray_processes(media_root), 10, "the killed worker's nodes and ffmpeg to be gone")
     stack.start("worker", **env)
     # Beat's self-check notices the silent heartbeat and re-queues; the new worker finishes.
     wait_ready([video_id], 240)
@@ -87,10 +89,13 @@ def test_sigterm_mid_transcode_gives_the_job_back_to_the_broker(stack, media_roo
     env = {"HEAL_SILENT_AFTER": "8", "VIDEO_WORKER_CONCURRENCY": "1", "WORKER_SOFT_SHUTDOWN_TIMEOUT": "2"}
     stack.web(**env)
     first = stack.start("worker", **env)
+    # Uploading before any worker declared the queue on a just-emptied Redis would test another
+    # fault (the publish finds no binding; healing re-queues it much later).
+    wait_until(lambda: first.output().count("ready.") >= 2, 60, "worker nodes ready")
     response = upload(stack.base, user_token("alice"), long_clip(tmp_path))
     assert response.status_code == 201, response.text
     video_id = response.json()["id"]
-    wait_until(lambda: transcoding(video_id), 120, "the transcode to report progress")
+    wait_until(lambda: transcoding(video_id), 120, "the transcode step to start", interval=0.1)
 
     first.stop(timeout=HEROKU_GRACE_SECONDS)  # SIGTERM, and SIGKILL if it outlives the grace period
     assert first.stopped_in is not None, "the worker needed SIGKILL:\n" + first.output()[-3000:]
