@@ -198,6 +198,16 @@ def _remove_crashed_workdirs(video_id: str) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _transcode(job: _Attempt, step: str, src: Path, probe: pipeline.Probe,
+               rungs: list[pipeline.Rung], start: float, end: float) -> None:
+    with job.step(step):
+        dests = {rung.label: job.workdir / f"{rung.label}.mp4" for rung in rungs}
+        pipeline.transcode(src, probe, rungs, dests, on_progress=job.progress_between(start, end))
+        job.beat(end)
+        for rung in rungs:
+            job.store_rendition(rung, dests[rung.label])
+
+
 def _run(job: _Attempt) -> None:
     with job.step("download"):
         src = job.download_original()
@@ -220,13 +230,13 @@ def _run(job: _Attempt) -> None:
             made.add(rung.label)
         job.beat(15)
     rest = [rung for rung in ladder if rung.label not in made]
+    if not made and len(rest) > 1:
+        # Nothing plays yet: the smallest rung alone is quick, and watchable while the rest
+        # of the ladder is made in one run after it.
+        _transcode(job, "first", src, probe, rest[:1], 15, 35)
+        rest = rest[1:]
     if rest:
-        with job.step("transcode"):
-            dests = {rung.label: job.workdir / f"{rung.label}.mp4" for rung in rest}
-            pipeline.transcode(src, probe, rest, dests, on_progress=job.progress_between(15, 99))
-            job.beat(99)
-            for rung in rest:
-                job.store_rendition(rung, dests[rung.label])
+        _transcode(job, "transcode", src, probe, rest, 35 if len(ladder) > len(rest) else 15, 99)
     # The ladder names the renditions a video keeps; a remux outside it (a 4K source) served
     # only for instant playback. With no ladder at all the remux is the one rendition.
     keep = {rung.label for rung in ladder} or made

@@ -91,6 +91,18 @@ def test_a_vp9_upload_is_transcoded_with_no_remux(alice, clip):
     assert "remux" not in [s.step for s in video.steps.all()]
 
 
+def test_a_source_that_needs_transcoding_is_watchable_before_its_ladder_is_done(alice, clip):
+    video = add_video(alice, clip("cam.webm", seconds=1, width=854, height=480, vcodec="libvpx-vp9",
+                                  acodec="libopus", container="webm"))
+    worker.video_process(video_id=video.id)
+    video.refresh_from_db()
+    assert video.status == "ready"
+    assert steps(video) == [(1, name, "ok") for name in ("download", "probe", "poster", "first", "transcode", "finish")]
+    first, rest = video.steps.get(step="first"), video.steps.get(step="transcode")
+    assert first.finished_at <= rest.started_at  # the 360p rendition was stored before the rest began
+    assert sorted(r.label for r in video.renditions.all()) == ["360p", "480p"]
+
+
 @pytest.mark.parametrize("content, sentence", [
     (b"just some text, not a video\n" * 20, pipeline.NOT_A_VIDEO),
     (b"", pipeline.EMPTY),
