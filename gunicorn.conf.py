@@ -15,8 +15,9 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "28"))
 # ...and SIGKILL follows SIGTERM 30 s later, so in-flight requests get less than that to finish.
 graceful_timeout = 20
 keepalive = 5
-max_requests = 1000
-max_requests_jitter = 100
+# Recycling guards against slow leaks; a worker takes ~1 s to start again, so not too often.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
+max_requests_jitter = max_requests // 10
 # The router is the only peer a dyno has; trust its X-Forwarded-* headers.
 forwarded_allow_ips = "*"
 # The heartbeat file gunicorn touches every second must not sit on a container's overlay disk,

@@ -33,13 +33,21 @@ log = logging.getLogger("workers")
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent: int) -> None:
+def _background_child(parent: int) -> None:
     """Runs in each node before exec. The nodes have sessions of their own, so killing this
     process's group (SIGKILL, the OOM killer) would leave them running as orphans that keep
     taking jobs; the kernel kills them when this process dies instead."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
+    # A session of its own is a scheduler autogroup of its own, and autogroups share the CPU as
+    # equals whatever ffmpeg's nice. The lowest weight lets web requests on the same machine
+    # (make run, a one-box install) go first while transcodes run.
+    try:
+        with open("/proc/self/autogroup", "w") as autogroup:
+            autogroup.write("19")
+    except OSError:
+        pass  # no autogroups here: nice alone applies
 
 
 # A node that exits on its own is started again in place: kombu can raise an "unrecoverable"
@@ -55,7 +63,7 @@ def main() -> int:
 
     django.setup()
     video_concurrency = os.environ.get("VIDEO_WORKER_CONCURRENCY", "2")
-    guard = functools.partial(_die_with_parent, os.getpid()) if sys.platform.startswith("linux") else None
+    guard = functools.partial(_background_child, os.getpid()) if sys.platform.startswith("linux") else None
     commands = {
         "video": _node("video", settings.VIDEO_QUEUE, "-c", video_concurrency),
         "short": _node("short", settings.SHORT_QUEUE, "-P", "threads", "-c", "4"),
