@@ -20,6 +20,8 @@ class Periodic:
     task: str
     every_seconds: int
     queue: str
+    # Due as soon as beat first starts, so a fresh deploy's first report does not wait an interval.
+    due_at_once: bool = False
 
     @property
     def expire_seconds(self) -> int:
@@ -34,7 +36,8 @@ class Periodic:
 
 def periodic_tasks() -> list[Periodic]:
     return [
-        Periodic(SELF_CHECK, "workers.tasks.self_check", settings.SELF_CHECK_INTERVAL, settings.SHORT_QUEUE),
+        Periodic(SELF_CHECK, "workers.tasks.self_check", settings.SELF_CHECK_INTERVAL, settings.SHORT_QUEUE,
+                 due_at_once=True),
         Periodic(CANARY, "workers.tasks.canary", settings.CANARY_INTERVAL, settings.SHORT_QUEUE),
         Periodic(MAINTENANCE, "workers.tasks.maintenance", settings.MAINTENANCE_INTERVAL, settings.SHORT_QUEUE),
     ]

@@ -47,9 +47,7 @@ class Command(BaseCommand):
                     "description": spec.fingerprint,
                 },
             )
-            if existing is None:
-                # Due at once: a new deploy gets its first report (and canary) without waiting
-                # a whole interval, so /core/health/'s scheduler check is meaningful from the start.
+            if existing is None and spec.due_at_once:
                 PeriodicTask.objects.filter(name=spec.name).update(
                     last_run_at=timezone.now() - timedelta(seconds=spec.every_seconds)
                 )
