@@ -19,6 +19,8 @@ import time
 
 from django.conf import settings
 
+from workers.ffmpeg import lowest_cpu_weight
+
 
 def _node(name: str, queue: str, *extra: str) -> list[str]:
     return [
@@ -40,14 +42,8 @@ def _background_child(parent: int) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
-    # A session of its own is a scheduler autogroup of its own, and autogroups share the CPU as
-    # equals whatever ffmpeg's nice. The lowest weight lets web requests on the same machine
-    # (make run, a one-box install) go first while transcodes run.
-    try:
-        with open("/proc/self/autogroup", "w") as autogroup:
-            autogroup.write("19")
-    except OSError:
-        pass  # no autogroups here: nice alone applies
+    # Web requests on the same machine (make run, a one-box install) go first while jobs run.
+    lowest_cpu_weight()
 
 
 # A node that exits on its own is started again in place: kombu can raise an "unrecoverable"

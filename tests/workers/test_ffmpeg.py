@@ -31,6 +31,15 @@ def test_a_child_runs_niced_with_cpu_and_memory_limits(monkeypatch):
     assert int(memory) == 1536 * 1024**2
 
 
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="the kernel has no autogroups")
+def test_a_child_s_session_takes_the_lowest_cpu_weight():
+    # nice alone would not reach across sessions: the web server's requests must go first.
+    (autogroup,) = python_child("print(open('/proc/self/autogroup').read().strip())")
+    (own,) = Path("/proc/self/autogroup").read_text().split()[:1]
+    assert autogroup.endswith(" nice 19")
+    assert not autogroup.startswith(own + " ")  # a session, and so an autogroup, of its own
+
+
 def test_a_child_that_runs_past_its_timeout_is_killed():
     with pytest.raises(ffmpeg.FFmpegError, match="timeout") as caught:
         python_child("import time; time.sleep(60)", timeout=0.5)
