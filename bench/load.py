@@ -31,6 +31,20 @@ request = function()
 end
 """
 
+# A URL of its own for every request (an ignored query parameter), so no response is cached.
+UNIQUE_URL = """
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_id", threads)
+end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", wrk.path .. "?uncached=" .. thread_id .. "-" .. n)
+end
+"""
+
 
 @dataclass(frozen=True)
 class Load:

@@ -39,6 +39,15 @@ def media_root(settings, tmp_path):
     return Path(settings.MEDIA_ROOT)
 
 
+@pytest.fixture(autouse=True)
+def fresh_video_lists():
+    """Each test's rows are rolled back, not deleted, so nothing moved the change token: without
+    this, a list page cached by an earlier test could be served in this one."""
+    from web.videos.changes import move_token
+
+    move_token()
+
+
 @pytest.fixture
 def redis_url() -> str:
     url = os.environ.get("REDIS_URL", "")

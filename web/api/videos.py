@@ -12,15 +12,18 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.files.storage import default_storage
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload, TemporaryFileUploadHandler
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from web.api import list_cache
 from web.api.errors import json_error
 from web.api.serializers import (
     VideoDetailSerializer,
@@ -129,10 +132,14 @@ class VideoListView(APIView):
         parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
     )
     def get(self, request):
+        body = list_cache.cached_body(request, lambda: self._page(request))
+        return HttpResponse(body, content_type="application/json")
+
+    def _page(self, request) -> bytes:
         paginator = VideoPagination()
         page = paginator.paginate_queryset(videos_visible_to(request.user), request, view=self)
         data = VideoSerializer(page, many=True, context={"request": request}).data
-        return paginator.get_paginated_response(data)
+        return JSONRenderer().render(paginator.get_paginated_response(data).data)
 
     @extend_schema(request={"multipart/form-data": VideoUploadSerializer}, responses={201: VideoSerializer})
     def post(self, request):

@@ -16,6 +16,8 @@ from django.db import models
 from django.db.models import F
 from django.utils import timezone
 
+from web.videos.changes import ChangeTrackingQuerySet
+
 # After this many claimed attempts that crashed, a video is failed instead of re-queued.
 MAX_ATTEMPTS = 3
 
@@ -60,6 +62,8 @@ class Video(models.Model):
     queued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ChangeTrackingQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -152,6 +156,8 @@ class Rendition(models.Model):
     height = models.PositiveIntegerField()
     file = models.CharField(max_length=500)
     size_bytes = models.BigIntegerField()
+
+    objects = ChangeTrackingQuerySet.as_manager()
 
     class Meta:
         ordering = ["height", "width"]

@@ -1,0 +1,54 @@
+"""Video list pages, cached per caller and URL until any video changes (web/videos/changes.py).
+
+A page of the list costs four queries and several milliseconds of Python, clients poll it while
+their uploads process, and everybody's public library is the same page. A cached page is the
+response body itself, kept with the change token read before its queries were made: once the
+token has moved on, the page is built again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+
+from web.videos import changes
+
+log = logging.getLogger(__name__)
+
+# Bounds how stale a page can be only when a change could not reach the cache (it was down).
+MAX_AGE = 30
+
+
+def _key(request) -> str:
+    # The full URL: the page, its size and the host the next/previous links are built on.
+    url = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()[:32]
+    return f"videos:list:{request.user.pk or 0}:{url}"
+
+
+def cached_body(request, build: Callable[[], bytes]) -> bytes:
+    """The caller's page: from the cache while no video has changed since it was built, else
+    from build(), then kept. With the cache down, every page is built."""
+    key = _key(request)
+    try:
+        found = cache.get_many([changes.TOKEN_KEY, key])
+    except Exception:
+        log.warning("video list built uncached: the cache is unavailable")
+        return build()
+    token, kept = found.get(changes.TOKEN_KEY), found.get(key)
+    if token is not None and kept is not None and kept[0] == token:
+        return kept[1]
+    body = build()
+    # Signed media URLs in the page must stay valid well after it leaves the cache.
+    timeout = min(MAX_AGE, settings.MEDIA_URL_MAX_AGE // 2)
+    try:
+        if token is None:
+            changes.start_token()  # this page is not kept: it was built under no token at all
+        else:
+            cache.set(key, (token, body), timeout=timeout)
+    except Exception:
+        log.warning("video list not cached: the cache is unavailable")
+    return body
