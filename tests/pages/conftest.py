@@ -69,21 +69,30 @@ class Live:
         return self.url + path
 
 
-@pytest.fixture
-def live(processes, collected_static, ffmpeg) -> Live:
+# Small chunks, so a short clip spans several PATCHes; by default they do not grow.
+CHUNK = 128 * 1024
+
+
+def start_live(processes, collected_static, **env) -> Live:
     """web, worker and beat as the Procfile starts them, on a free port."""
     release = processes("release")
     assert release.popen.wait(120) == 0, release.output()
     port = free_port()
+    env = {"UPLOAD_CHUNK_BYTES": str(CHUNK), "UPLOAD_CHUNK_MAX_BYTES": str(CHUNK), **env}
     web = processes(
         "web", PORT=str(port), DEBUG="false", STATIC_ROOT=collected_static, WEB_CONCURRENCY="1", GUNICORN_THREADS="8",
-        UPLOAD_CHUNK_BYTES=str(128 * 1024),
+        **env,
     )
     processes("worker")
     processes("beat")
     url = f"http://127.0.0.1:{port}"
     assert wait_http(url + "/core/health/live/", timeout=60).status_code == 200, web.output()
     return Live(url, web)
+
+
+@pytest.fixture
+def live(processes, collected_static, ffmpeg) -> Live:
+    return start_live(processes, collected_static)
 
 
 @dataclass

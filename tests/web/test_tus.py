@@ -29,7 +29,7 @@ from tusclient import client as tus_client
 from tests.conftest import free_port, need, wait_http
 from web.uploads.models import Upload
 from web.uploads.services import CHECKSUM_MISMATCH, uploads_expire
-from web.uploads.views import CHUNK_SIZE_HEADER, VIDEO_ID_HEADER
+from web.uploads.views import CHUNK_MAX_HEADER, CHUNK_SIZE_HEADER, VIDEO_ID_HEADER
 from web.videos.models import Video
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -113,6 +113,12 @@ def test_options_tells_clients_what_the_server_supports(uploads_url, settings):
     assert response.headers["Tus-Max-Size"] == str(settings.MAX_UPLOAD_BYTES)
     assert "sha1" in response.headers["Tus-Checksum-Algorithm"].split(",")
     assert int(response.headers[CHUNK_SIZE_HEADER]) == settings.UPLOAD_CHUNK_BYTES
+
+
+@pytest.mark.parametrize("most, told", [(64 * 2**20, 64 * 2**20), (20 * 2**20, 16 * 2**20), (2**20, 8 * 2**20)])
+def test_the_largest_chunk_is_a_whole_number_of_chunks_and_at_least_one(uploads_url, settings, most, told):
+    settings.UPLOAD_CHUNK_BYTES, settings.UPLOAD_CHUNK_MAX_BYTES = 8 * 2**20, most
+    assert int(requests.options(uploads_url).headers[CHUNK_MAX_HEADER]) == told
 
 
 def test_tuspy_uploads_a_clip_and_the_pending_video_exists(uploads_url, alice, clip_bytes, settings, tmp_path):

@@ -35,6 +35,12 @@ def chunk_bytes() -> int:
     return size
 
 
+def chunk_max_bytes(chunk: int) -> int:
+    """The largest PATCH a fast client should send (Practika-Upload-Chunk-Max): a whole multiple
+    of its chunk size, so S3 parts are cut without a tail, and never less than one chunk."""
+    return max(chunk, settings.UPLOAD_CHUNK_MAX_BYTES // chunk * chunk)
+
+
 class Store(Protocol):
     def begin(self, upload: Upload) -> None: ...
 

@@ -32,13 +32,14 @@ from web.uploads.services import (
     upload_create,
     upload_get,
 )
-from web.uploads.stores import chunk_bytes
+from web.uploads.stores import chunk_bytes, chunk_max_bytes
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,termination,checksum,expiration"
 CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": hashlib.md5}
 # Clients should send PATCH bodies of this many bytes (with S3 storage: the multipart part size).
 CHUNK_SIZE_HEADER = "Practika-Upload-Chunk-Size"
+CHUNK_MAX_HEADER = "Practika-Upload-Chunk-Max"
 VIDEO_ID_HEADER = "Practika-Video-Id"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 # gunicorn copies its read-ahead buffer on every read: small reads cost more than the disk.
@@ -96,14 +97,19 @@ class TusView(APIView):
         response["Tus-Extension"] = TUS_EXTENSIONS
         response["Tus-Max-Size"] = str(settings.MAX_UPLOAD_BYTES)
         response["Tus-Checksum-Algorithm"] = ",".join(CHECKSUMS)
-        response[CHUNK_SIZE_HEADER] = str(chunk_bytes())
+        _chunk_headers(response, chunk_bytes())
         return response
+
+
+def _chunk_headers(response: HttpResponse, chunk: int) -> None:
+    response[CHUNK_SIZE_HEADER] = str(chunk)
+    response[CHUNK_MAX_HEADER] = str(chunk_max_bytes(chunk))
 
 
 def _state_headers(response: HttpResponse, upload: Upload) -> HttpResponse:
     response["Upload-Offset"] = str(upload.offset)
     response["Cache-Control"] = "no-store"
-    response[CHUNK_SIZE_HEADER] = str(upload.part_bytes or chunk_bytes())
+    _chunk_headers(response, upload.part_bytes or chunk_bytes())
     if upload.completed_at is None:
         response["Upload-Expires"] = http_date(upload.expires_at.timestamp())
     else:

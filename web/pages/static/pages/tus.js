@@ -13,6 +13,10 @@
   const DEFAULT_CHUNK = 8 * 1024 * 1024;
   const VIDEO_ID_HEADER = "Practika-Video-Id";
   const CHUNK_HEADER = "Practika-Upload-Chunk-Size";
+  const CHUNK_MAX_HEADER = "Practika-Upload-Chunk-Max";
+  // A PATCH on a fast link aims at this long: fewer requests, yet far inside the 30 s a request
+  // may take behind Heroku's router, even if the link slows down fivefold.
+  const PATCH_TARGET_MS = 5000;
 
   function fingerprint(file) {
     return PREFIX + [file.name, file.size, file.lastModified].join("|");
@@ -68,7 +72,9 @@
       this.endpoint = options.endpoint;
       this.metadata = options.metadata || {};
       this.csrfToken = options.csrfToken || (() => "");
-      this.chunkSize = options.chunkSize || DEFAULT_CHUNK;
+      this.chunkBase = options.chunkSize || DEFAULT_CHUNK;
+      this.chunkMax = this.chunkBase;
+      this.chunkSize = this.chunkBase;
       this.on = options.on || {};
       this.key = fingerprint(file);
       const previous = JSON.parse(localStorage.getItem(this.key) || "null");
@@ -89,8 +95,11 @@
     }
 
     learn(xhr) {
-      const hint = parseInt(xhr.getResponseHeader(CHUNK_HEADER), 10);
-      if (hint > 0) this.chunkSize = hint;
+      const base = parseInt(xhr.getResponseHeader(CHUNK_HEADER), 10);
+      const most = parseInt(xhr.getResponseHeader(CHUNK_MAX_HEADER), 10);
+      if (base > 0) this.chunkBase = base;
+      this.chunkMax = Math.max(most > 0 ? most : this.chunkBase, this.chunkBase);
+      this.chunkSize = Math.min(Math.max(this.chunkSize, this.chunkBase), this.chunkMax);
       this.videoId = xhr.getResponseHeader(VIDEO_ID_HEADER) || this.videoId;
     }
 
@@ -124,9 +133,17 @@
       return true;
     }
 
+    /* The next chunk: what the last PATCH's speed sends in PATCH_TARGET_MS, in whole multiples
+     * of the server's chunk size (S3 parts), between one of them and the server's maximum. */
+    tune(bytes, ms) {
+      const fits = Math.floor((bytes / Math.max(ms, 1)) * PATCH_TARGET_MS / this.chunkBase) * this.chunkBase;
+      this.chunkSize = Math.min(Math.max(fits, this.chunkBase), this.chunkMax);
+    }
+
     async patch() {
       const end = Math.min(this.offset + this.chunkSize, this.file.size);
       const start = this.offset;
+      const began = Date.now();
       const xhr = await request(
         "PATCH", this.url,
         this.headers({ "Upload-Offset": String(start), "Content-Type": "application/offset+octet-stream" }),
@@ -138,6 +155,7 @@
       if (xhr.status < 200 || xhr.status >= 300) throw errorFrom(xhr);
       this.offset = parseInt(xhr.getResponseHeader("Upload-Offset"), 10);
       this.learn(xhr);
+      this.tune(this.offset - start, Date.now() - began);
       this.emit("progress", { sent: this.offset, total: this.file.size });
       return true;
     }
@@ -174,6 +192,7 @@
             return;
           }
           const delay = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)];
+          this.chunkSize = this.chunkBase; // the link may have slowed: start small again
           attempt += 1;
           this.emit("retry", { message: err.message, delay, attempt });
           await this.wait(delay);
