@@ -11,6 +11,7 @@ import threading
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -147,3 +148,31 @@ def test_with_the_cache_down_lists_are_built_and_writes_still_land(client, alice
     assert listed(client)[0]["title"] == video.title
     _rename(video)
     assert listed(client)[0]["title"] == "renamed"
+
+
+@pytest.mark.parametrize("query", ["?page=1", "?page_size=5", "?page=1&page_size=5"])
+def test_the_pages_a_client_asks_for_are_kept(client, alice, query):
+    make_video(alice, "public")
+    client.get("/core/api/videos/" + query)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/core/api/videos/" + query).status_code == 200
+    assert not [q for q in queries if "videos_" in q["sql"]]
+
+
+@pytest.mark.parametrize("query", ["?anything=1", "?page=01", "?page=1&page=1", "?page_size=+5", "?page=1&x="])
+def test_made_up_urls_are_answered_but_never_kept(client, alice, query):
+    """Redis is the broker too: a client inventing URLs must not be able to fill it."""
+    make_video(alice, "public")
+    redis = cache._cache.get_client()
+    for key in list_keys(redis):
+        redis.delete(key)
+    for _ in range(2):
+        response = client.get("/core/api/videos/" + query)
+        assert response.status_code == 200 and len(response.json()["results"]) == 1
+    assert list_keys(redis) == []
+    client.get("/core/api/videos/")
+    assert len(list_keys(redis)) == 1, "the plain URL is kept"
+
+
+def list_keys(redis) -> list[bytes]:
+    return list(redis.scan_iter(match="*videos:list:*"))

@@ -1,4 +1,4 @@
-"""Video list pages, cached per caller and URL until any video changes (web/videos/changes.py).
+"""Video list pages, cached per caller and page until any video changes (web/videos/changes.py).
 
 A page of the list costs four queries and several milliseconds of Python, clients poll it while
 their uploads process, and everybody's public library is the same page. A cached page is the
@@ -23,16 +23,32 @@ log = logging.getLogger(__name__)
 MAX_AGE = 30
 
 
-def _key(request) -> str:
-    # The full URL: the page, its size and the host the next/previous links are built on.
-    url = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()[:32]
-    return f"videos:list:{request.user.pk or 0}:{url}"
+# The query parameters a list page depends on. A URL with any other, or with a value not written
+# the one plain way ("01" for "1"), is built and not kept: made-up URLs cannot fill Redis, which
+# is also the broker, with copies of one page.
+PARAMETERS = ("page", "page_size")
+
+
+def _plain_number(values: list[str]) -> bool:
+    return len(values) == 1 and values[0].isdigit() and len(values[0]) <= 6 and values[0] == str(int(values[0]))
+
+
+def _key(request) -> str | None:
+    query = request.GET
+    if not all(name in PARAMETERS and _plain_number(query.getlist(name)) for name in query):
+        return None
+    page, size = (query.get(name, "") for name in PARAMETERS)
+    # The links to the next and previous pages are absolute: the scheme and host count too.
+    origin = hashlib.sha256(f"{request.scheme}://{request.get_host()}".encode()).hexdigest()[:16]
+    return f"videos:list:{request.user.pk or 0}:{origin}:{page}:{size}"
 
 
 def cached_body(request, build: Callable[[], bytes]) -> bytes:
     """The caller's page: from the cache while no video has changed since it was built, else
     from build(), then kept. With the cache down, every page is built."""
     key = _key(request)
+    if key is None:
+        return build()
     try:
         found = cache.get_many([changes.TOKEN_KEY, key])
     except Exception:
