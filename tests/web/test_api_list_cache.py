@@ -159,7 +159,9 @@ def test_the_pages_a_client_asks_for_are_kept(client, alice, query):
     assert not [q for q in queries if "videos_" in q["sql"]]
 
 
-@pytest.mark.parametrize("query", ["?anything=1", "?page=01", "?page=1&page=1", "?page_size=+5", "?page=1&x="])
+@pytest.mark.parametrize(
+    "query", ["?anything=1", "?page=01", "?page=1&page=1", "?page_size=+5", "?page=1&x=", "?page_size=%C2%B2"]
+)
 def test_made_up_urls_are_answered_but_never_kept(client, alice, query):
     """Redis is the broker too: a client inventing URLs must not be able to fill it."""
     make_video(alice, "public")

@@ -30,7 +30,9 @@ PARAMETERS = ("page", "page_size")
 
 
 def _plain_number(values: list[str]) -> bool:
-    return len(values) == 1 and values[0].isdigit() and len(values[0]) <= 6 and values[0] == str(int(values[0]))
+    # isascii(): "²" is a digit to str.isdigit(), but not a number to int().
+    value = values[0] if len(values) == 1 else ""
+    return value.isascii() and value.isdigit() and len(value) <= 6 and value == str(int(value))
 
 
 def _key(request) -> str | None:
