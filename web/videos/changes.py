@@ -5,8 +5,10 @@ has moved on, so a cached list is never staler than the last write. Every write 
 rendition or a username moves it: saves and deletes (cascades included) through model signals,
 the processing state machine's conditional UPDATEs through ChangeTrackingQuerySet.
 
-It moves twice: at once, so reads later in the writer's own transaction see the write, and again
-after the commit, because a list built by another process between the two saw the old rows.
+Inside a transaction it moves twice: at once, so reads later in the writer's own transaction see
+the write, and again after the commit, because a list built by another process between the two
+saw the old rows. Outside one (autocommit, the worker's heartbeats) the write is already
+committed, and once is enough.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ TOKEN_KEY = "videos:changed"
 
 def videos_changed() -> None:
     move_token()
-    transaction.on_commit(move_token, robust=True)
+    if transaction.get_connection().in_atomic_block:  # else the write is committed already
+        transaction.on_commit(move_token, robust=True)
 
 
 def start_token() -> None:
