@@ -138,7 +138,7 @@ def test_a_page_built_while_a_change_was_uncommitted_is_not_kept(alice):
 def test_with_the_cache_down_lists_are_built_and_writes_still_land(client, alice, settings):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "practika_project.cache.RedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
             "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
         }

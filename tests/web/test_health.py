@@ -66,7 +66,7 @@ def blackhole():
 def test_a_redis_that_never_answers_costs_the_deadline_and_is_not_down(client, admin_client, settings, monkeypatch, blackhole):
     from practika_project.celery import app
 
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": blackhole,
+    settings.CACHES = {"default": {"BACKEND": "practika_project.cache.RedisCache", "LOCATION": blackhole,
                                    "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 5}}}
     monkeypatch.setitem(app.conf, "broker_url", blackhole)
     response = admin_client.get("/core/health/")

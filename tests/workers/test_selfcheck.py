@@ -62,7 +62,7 @@ def test_concurrent_tasks_of_one_period_make_one_report(transactional_db, postgr
 
 
 def test_with_the_cache_down_the_period_column_still_decides(postgres, settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    settings.CACHES = {"default": {"BACKEND": "practika_project.cache.RedisCache",
                                    "LOCATION": "redis://127.0.0.1:1/0",
                                    "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
     now = timezone.now().timestamp()
