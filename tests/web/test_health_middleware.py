@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import MiddlewareNotUsed
+
+from web.health.middleware import LivenessMiddleware
 
 pytestmark = pytest.mark.django_db
 
@@ -41,3 +44,9 @@ def test_every_other_path_goes_through_the_whole_stack(client):
     assert client.get("/core/health/live").status_code == 301  # CommonMiddleware's APPEND_SLASH
     response = client.get("/core/health/")
     assert hasattr(response.wsgi_request, "session") and hasattr(response.wsgi_request, "user")
+
+
+@pytest.mark.urls("tests.ops.log_urls")
+def test_a_urlconf_without_the_probe_leaves_the_middleware_out():
+    with pytest.raises(MiddlewareNotUsed):
+        LivenessMiddleware(lambda request: None)
