@@ -9,6 +9,7 @@ of the job, or a worker that wakes after its attempt was recovered, changes noth
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import shutil
@@ -20,13 +21,16 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from practika_project.celery import app as celery_app
 from web.videos.models import MAX_ATTEMPTS, JobStep, Rendition, Video
-from web.videos.services import storage_names_under, video_enqueue
+from web.videos.services import storage_names_under, video_enqueue, video_requeue
 from workers import pipeline
 
 log = logging.getLogger(__name__)
@@ -259,15 +263,61 @@ def _reject(video: Video, attempt: int, error: str) -> None:
         default_storage.delete(name)
 
 
+# The registered name of the processing job, as the broker's messages carry it.
+PROCESS_TASK = "workers.tasks.video_process_task"
+
+
 def video_requeue_unclaimed(*, older_than: timedelta) -> list[str]:
-    """Publish again the jobs of pending videos that no worker claimed within `older_than`
-    (the broker was down at upload time, or the message was lost); the ids re-queued."""
+    """Publish the jobs of pending videos that no job will reach; the ids published.
+
+    A video whose job was never published (queued_at NULL: the broker was down at upload time)
+    is published at once. One published more than `older_than` ago and still unclaimed is
+    published again only when the broker no longer holds its job (purged, or lost with a worker
+    that died before claiming it): a backlog stays a backlog, not a queue of duplicates.
+    """
     cutoff = timezone.now() - older_than
-    stale = Video.objects.filter(status=Video.Status.PENDING, created_at__lt=cutoff).exclude(
-        queued_at__gte=cutoff
+    unreached = Video.objects.filter(status=Video.Status.PENDING).filter(
+        Q(queued_at__isnull=True) | Q(queued_at__lt=cutoff)
     )
-    ids = list(stale.values_list("id", flat=True))
-    return [video_id for video_id in ids if video_enqueue(video_id=video_id)]
+    candidates = list(unreached.values_list("id", "queued_at"))
+    if not candidates:
+        return []
+    held = _jobs_held_by_broker(delivered_within=older_than)
+    return [
+        video_id for video_id, queued_at in candidates
+        if video_id not in held and video_requeue(video_id=video_id, queued_at=queued_at)
+    ]
+
+
+def _jobs_held_by_broker(*, delivered_within: timedelta) -> set[str]:
+    """Ids of the videos whose processing job the broker holds: waiting in the video queue, or
+    handed to a worker within `delivered_within` (with acks_late kombu's Redis transport keeps a
+    delivered message in its `unacked` hash until the job ends; a pending video's message that
+    was delivered longer ago went to a worker that died before claiming it).
+
+    Only Redis can be asked; the development filesystem broker answers "none", so there the
+    reaper publishes every stale job again, as it always did.
+    """
+    with celery_app.connection_for_write() as conn:
+        if conn.transport_cls not in ("redis", "rediss"):
+            return set()
+        channel = conn.default_channel
+        client = channel.client
+        # The queue first, then the deliveries: a message moving from one to the other between
+        # the two reads is seen in the second. Jobs carry no priority, so one list holds them.
+        raw = client.lrange(settings.VIDEO_QUEUE, 0, -1)
+        payloads = [json.loads(message) for message in raw]
+        since = time.time() - delivered_within.total_seconds()
+        recent = client.zrangebyscore(channel.unacked_index_key, since, "+inf")
+        if recent:
+            payloads += [json.loads(entry)[0] for entry in client.hmget(channel.unacked_key, recent) if entry]
+        held = set()
+        for payload in payloads:
+            if payload.get("headers", {}).get("task") != PROCESS_TASK:
+                continue
+            args, _kwargs, _embed = channel.Message(payload, channel=channel).decode()
+            held.add(args[0])
+        return held
 
 
 def video_recover_silent(*, silent_for: timedelta) -> list[str]:

@@ -83,14 +83,16 @@ def test_the_first_report_after_a_gap_says_how_long_it_was(postgres, clean_redis
 # The checks run in threads with connections of their own: they see only committed rows.
 def test_healing_is_recorded_with_what_it_did(transactional_db, postgres, clean_redis, alice, settings):
     settings.HEAL_UNCLAIMED_AFTER = 60
-    lost = Video.objects.create(owner=alice, title="lost message", created_at=timezone.now() - timedelta(hours=1))
-    fresh = Video.objects.create(owner=alice, title="just uploaded")
+    hour_ago = timezone.now() - timedelta(hours=1)
+    lost = Video.objects.create(owner=alice, title="lost message", created_at=hour_ago, queued_at=hour_ago)
+    unpublished = Video.objects.create(owner=alice, title="uploaded while the broker was down")
+    fresh = Video.objects.create(owner=alice, title="just uploaded", queued_at=timezone.now())
     report = selfcheck.report_record()
-    assert report.checks["heal_unclaimed"]["requeued"] == [lost.pk]
+    assert sorted(report.checks["heal_unclaimed"]["requeued"]) == sorted([lost.pk, unpublished.pk])
     assert fresh.pk not in report.checks["heal_unclaimed"]["requeued"]
     assert report.checks["heal_silent"] == {"ok": True, "recovered": [], "latency_ms": pytest.approx(0, abs=1e3)}
     assert report.checks["uploads"]["abandoned_expired"] == 0
-    assert report.checks["pending"]["count"] == 2
+    assert report.checks["pending"]["count"] == 3
 
 
 def test_an_old_pending_video_makes_the_report_degraded(transactional_db, postgres, clean_redis, alice, settings):

@@ -6,6 +6,8 @@ Alice uploads; nobody else appears here (who sees what is tests/web/test_api_vid
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import tempfile
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
@@ -247,40 +250,123 @@ def test_requeue_publishes_only_pending_videos_nobody_claimed(alice, clean_redis
     assert worker.video_requeue_unclaimed(older_than=timedelta(minutes=5)) == [], "just queued"
 
 
+def test_the_reaper_leaves_a_job_that_waits_in_a_backlog_alone(alice, clean_redis, tmp_path):
+    # Nothing consumes the video queue here: a backlog, where a job waits longer than the
+    # threshold. Each healing past it must not add another copy of the job behind it.
+    (tmp_path / "x.mp4").write_bytes(b"x")
+    video = add_video(alice, tmp_path / "x.mp4")
+    assert services.video_enqueue(video_id=video.id)
+    for _ in range(2):
+        long_ago = timezone.now() - timedelta(minutes=30)
+        age(video, created_at=long_ago, queued_at=long_ago)
+        assert worker.video_requeue_unclaimed(older_than=timedelta(minutes=10)) == []
+    assert jobs_waiting(clean_redis) == [video.id]
+
+
+def test_a_job_a_worker_took_and_never_claimed_is_published_again_only_once_stale(alice, clean_redis, tmp_path):
+    (tmp_path / "x.mp4").write_bytes(b"x")
+    video = add_video(alice, tmp_path / "x.mp4")
+    assert services.video_enqueue(video_id=video.id)
+    long_ago = timezone.now() - timedelta(minutes=30)
+    age(video, created_at=long_ago, queued_at=long_ago)
+    with celery_app.connection_for_read() as conn:
+        # What a worker does with acks_late: the message leaves the queue for kombu's `unacked`
+        # hash, and stays there until the job ends.
+        assert conn.default_channel.basic_get(settings.VIDEO_QUEUE) is not None
+        assert jobs_waiting(clean_redis) == []
+        assert worker.video_requeue_unclaimed(older_than=timedelta(minutes=10)) == [], "a worker just took it"
+
+        # Still pending half an hour after that delivery: the worker died before claiming it.
+        unacked = redis.Redis.from_url(clean_redis)
+        for tag in unacked.zrange("unacked_index", 0, -1):
+            unacked.zadd("unacked_index", {tag: time.time() - 1800})
+        assert worker.video_requeue_unclaimed(older_than=timedelta(minutes=10)) == [video.id]
+        assert jobs_waiting(clean_redis) == [video.id]
+
+
+def test_a_reaper_that_read_the_row_before_the_uploads_own_publish_does_not_double_it(alice, clean_redis, tmp_path):
+    (tmp_path / "x.mp4").write_bytes(b"x")
+    video = add_video(alice, tmp_path / "x.mp4")
+    seen = Video.objects.get(id=video.id).queued_at
+    assert seen is None, "nothing published yet"
+    assert services.video_enqueue(video_id=video.id)
+    assert not services.video_requeue(video_id=video.id, queued_at=seen)
+    assert jobs_waiting(clean_redis) == [video.id]
+
+
+def test_with_the_filesystem_broker_the_reaper_still_publishes(alice, tmp_path):
+    # `make run` without REDIS_URL: the broker cannot be asked what it holds, so a stale job is
+    # published again, as before.
+    (tmp_path / "x.mp4").write_bytes(b"x")
+    video = add_video(alice, tmp_path / "x.mp4")
+    long_ago = timezone.now() - timedelta(minutes=30)
+    age(video, created_at=long_ago, queued_at=long_ago)
+    folder, control = tmp_path / "broker", tmp_path / "control"
+    folder.mkdir(), control.mkdir()
+    options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "control_folder": str(control),
+               "store_processed": False}
+    with broker_at("filesystem://localhost/", options):
+        assert worker.video_requeue_unclaimed(older_than=timedelta(minutes=10)) == [video.id]
+    assert len(list(folder.glob("*.msg"))) == 1
+
+
 def queue_length(redis_url: str) -> int:
     return redis.Redis.from_url(redis_url).llen("video")
 
 
-@contextmanager
-def broker_down():
-    """Point this process's Celery publisher at a port where nothing listens."""
+def jobs_waiting(redis_url: str) -> list[str]:
+    """The video id of each processing job waiting in the video queue, one per message."""
+    ids = []
+    for raw in redis.Redis.from_url(redis_url).lrange("video", 0, -1):
+        message = json.loads(raw)
+        assert message["headers"]["task"] == "workers.tasks.video_process_task"
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        ids.append(args[0])
+    return ids
 
-    def reset(url: str) -> None:
+
+@contextmanager
+def broker_at(url: str, transport_options: dict | None = None):
+    """Point this process's Celery publisher at another broker for a while."""
+
+    def reset(url: str, options: dict) -> None:
         # Only forget the cached pools: kombu keeps them per URL, and closing one would leave
         # the working broker's pool closed when it is picked up again.
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
         celery_app.conf.broker_url = url
+        celery_app.conf.broker_transport_options = options
 
-    before = celery_app.conf.broker_url
-    reset(f"redis://127.0.0.1:{free_port()}/0")
+    before = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
+    reset(url, transport_options or before[1])
     try:
         yield
     finally:
-        reset(before)
+        reset(*before)
 
 
-def test_an_upload_while_the_broker_is_down_succeeds_and_is_requeued(client, alice, clean_redis, transactional_db):
+def broker_down():
+    """A broker at a port where nothing listens."""
+    return broker_at(f"redis://127.0.0.1:{free_port()}/0")
+
+
+def test_an_upload_while_the_broker_is_down_succeeds_and_the_next_healing_queues_it(
+    client, alice, clean_redis, transactional_db
+):
     client.force_login(alice)
     with broker_down():
         response = client.post("/core/api/videos/", {"title": "t", "file": File(open(__file__, "rb"), name="v.mp4")})
     assert response.status_code == 201
     video = Video.objects.get(id=response.json()["id"])
-    assert (video.status, video.queued_at) == ("pending", None)
+    assert (video.status, video.queued_at) == ("pending", None), "never published"
     assert queue_length(clean_redis) == 0
 
-    assert worker.video_requeue_unclaimed(older_than=timedelta(0)) == [video.id]
-    assert queue_length(clean_redis) == 1
+    # The broker is back: the next self-check's healing publishes it at once, not after the
+    # threshold meant for jobs that were published and then lost.
+    heal_after = timedelta(seconds=settings.HEAL_UNCLAIMED_AFTER)
+    assert worker.video_requeue_unclaimed(older_than=heal_after) == [video.id]
+    assert jobs_waiting(clean_redis) == [video.id]
+    assert worker.video_requeue_unclaimed(older_than=heal_after) == [], "published once"
 
 
 # --- the real worker process ----------------------------------------------------------------

@@ -57,8 +57,10 @@ class Video(models.Model):
     poster = models.CharField(max_length=500, blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    # When a processing job was last published; the reaper re-queues pending videos whose job
-    # never got published (the broker was down) or was lost.
+    # When the job of the video's current pending round was published (stamped just before the
+    # publish). NULL means no job has been: a new upload, a reprocess or a released attempt whose
+    # publish has not happened yet, or one the broker refused. The reaper publishes those at
+    # once, and re-publishes older ones only when the broker no longer holds their job.
     queued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -137,8 +139,18 @@ class Video(models.Model):
         )
 
     @classmethod
-    def mark_queued(cls, video_id: str) -> bool:
-        return cls._update(video_id, {"status": cls.Status.PENDING}, queued_at=timezone.now())
+    def mark_queued(cls, video_id: str, **expect) -> datetime | None:
+        """Stamp queued_at just before a job is published; the stamp, or None when the video is
+        no longer pending (or no longer matches `expect`: someone else published meanwhile)."""
+        stamp = timezone.now()
+        if cls._update(video_id, {**expect, "status": cls.Status.PENDING}, queued_at=stamp):
+            return stamp
+        return None
+
+    @classmethod
+    def unmark_queued(cls, video_id: str, stamp: datetime) -> bool:
+        """The publish stamped at `stamp` failed: back to NULL, "no job published"."""
+        return cls._update(video_id, {"queued_at": stamp}, queued_at=None)
 
     @classmethod
     def reset_for_reprocess(cls, video_id: str) -> bool:

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator
+from datetime import datetime
 
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -98,8 +99,23 @@ def video_create(
 
 
 def video_enqueue(*, video_id: str) -> bool:
-    """Publish the processing job. A broker outage is logged, not raised: the row is safe and
-    the reaper (workers.video.video_requeue_unclaimed) publishes it again later."""
+    """Publish the processing job of a video that just became pending. A broker outage is
+    logged, not raised: the row is safe, its queued_at stays NULL, and the self-check's healing
+    (workers.video.video_requeue_unclaimed) publishes it as soon as the broker answers again."""
+    return _video_publish(video_id, Video.mark_queued(video_id))
+
+
+def video_requeue(*, video_id: str, queued_at: datetime | None) -> bool:
+    """Publish again for the reaper, which read `queued_at` on the row. A publish since then (the
+    upload's own, or another reaper's) changed it, and then nothing is published a second time."""
+    return _video_publish(video_id, Video.mark_queued(video_id, queued_at=queued_at))
+
+
+def _video_publish(video_id: str, stamp: datetime | None) -> bool:
+    # The row is stamped before the publish, so a reaper that reads it meanwhile backs off
+    # instead of publishing the same job twice; a failed publish takes the stamp back.
+    if stamp is None:
+        return False
     from workers import tasks  # workers import this module; import late to keep one direction
 
     try:
@@ -107,9 +123,9 @@ def video_enqueue(*, video_id: str) -> bool:
             args=[video_id], retry=True, retry_policy={"max_retries": 1, "interval_start": 0.2}
         )
     except Exception:
-        log.exception("could not queue processing of video %s; the reaper will retry", video_id)
+        log.exception("could not queue processing of video %s; the self-check will queue it", video_id)
+        Video.unmark_queued(video_id, stamp)
         return False
-    Video.mark_queued(video_id)
     return True
 
 
