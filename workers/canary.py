@@ -22,7 +22,7 @@ from practika_project.celery import app as celery_app
 from web.health.checks import queue_consumers
 from web.health.models import CanaryRun
 from workers import pipeline
-from workers.ffmpeg import ffmpeg_binary
+from workers.ffmpeg import child_env, ffmpeg_binary
 
 NO_VIDEO_CONSUMER = "no worker consumes the video queue"
 TIMED_OUT = "the video queue did not finish the canary within {timeout:g} s"
@@ -96,7 +96,7 @@ def canary_clip(dest: Path) -> Path:
             "-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
             "-c:a", "aac", "-shortest", str(dest),
         ],
-        check=True, capture_output=True, timeout=60,
+        check=True, capture_output=True, timeout=60, env=child_env(),
     )
     return dest
 

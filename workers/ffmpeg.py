@@ -53,6 +53,22 @@ def ffmpeg_binary() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+# What a child sees of the worker's environment: where programs and shared libraries are, the
+# locale, the temporary folder, and where Python finds code (the probe child imports
+# workers.pipeline and PyAV with the worker's own interpreter). Nothing else: a decoder that a
+# crafted upload takes over must find no SECRET_KEY, DATABASE_URL, REDIS_URL or AWS key to read.
+CHILD_ENV_NAMES = frozenset({"PATH", "LD_LIBRARY_PATH", "LANG", "TMPDIR", "PYTHONPATH", "PYTHONHOME"})
+
+
+def child_env() -> dict[str, str]:
+    """The whole environment of ffmpeg and every other child that reads media."""
+    env = {name: value for name, value in os.environ.items() if name in CHILD_ENV_NAMES or name.startswith("LC_")}
+    # glibc reserves 64 MiB of address space per malloc arena and thread; without a cap a
+    # many-threaded encoder trips RLIMIT_AS long before it uses that much memory.
+    env["MALLOC_ARENA_MAX"] = "2"
+    return env
+
+
 def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -165,19 +181,13 @@ def run_limited(
     cwd: Path | None = None,
 ) -> None:
     """Run argv fenced; each stdout line goes to on_line as it arrives. Raises FFmpegError."""
-    env = {
-        **os.environ,
-        # glibc reserves 64 MiB of address space per malloc arena and thread; without a cap a
-        # many-threaded encoder trips RLIMIT_AS long before it uses that much memory.
-        "MALLOC_ARENA_MAX": "2",
-    }
     proc = subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=cwd,
-        env=env,
+        env=child_env(),
         start_new_session=True,
         preexec_fn=_limit_child(int(cpu_seconds) + 1, max_memory_bytes()),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -140,3 +141,84 @@ def test_progress_reports_the_output_position(clip):
     args = [*ffmpeg.input_args(src, "mov"), "-f", "null", "-"]
     ffmpeg.run_ffmpeg(args, timeout=60, cpu_seconds=60, on_seconds=seen.append)
     assert seen == sorted(seen) and seen[-1] == pytest.approx(3.0, abs=0.1)
+
+
+# --- what a child may see of the worker's environment ---------------------------------------
+
+SECRETS = {
+    "SECRET_KEY": "django-secret-for-no-child",
+    "DATABASE_URL": "postgres://worker:db-password@db.internal:5432/practika",
+    "REDIS_URL": "rediss://:redis-password@redis.internal:6380",
+    "AWS_ACCESS_KEY_ID": "AKIAWORKERONLY",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret-for-no-child",
+    "HEALTH_ALERT_WEBHOOK_URL": "https://hooks.example.com/secret-token",
+    "SOME_FUTURE_SETTING": "nobody-listed-this-one",
+}
+
+
+@pytest.fixture
+def worker_secrets(monkeypatch) -> dict[str, str]:
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    return SECRETS
+
+
+def assert_only_what_a_child_needs(env: dict[str, str]) -> None:
+    leaked = {name for name, value in env.items() if name in SECRETS or value in SECRETS.values()}
+    assert not leaked, f"the child saw {sorted(leaked)}"
+    assert {name for name in env if not name.startswith("LC_")} <= ffmpeg.CHILD_ENV_NAMES | {"MALLOC_ARENA_MAX"}
+    assert env["PATH"] == os.environ["PATH"] and env["LC_ALL"] == "C.UTF-8"
+
+
+def test_a_fenced_child_gets_no_secret_of_the_worker(worker_secrets):
+    (dumped,) = python_child("import json, os; print(json.dumps(dict(os.environ)))")
+    env = json.loads(dumped)
+    assert_only_what_a_child_needs(env)
+    assert env["MALLOC_ARENA_MAX"] == "2"
+
+
+@pytest.fixture
+def recording_ffmpeg(ffmpeg, tmp_path, monkeypatch):
+    """Put the real ffmpeg first on PATH behind a shell script that writes down the environment
+    it was started with (to a path fixed in the script: the environment is what is in question);
+    returns a function that reads the environments written so far."""
+
+    def install():
+        folder = tmp_path / "recording-bin"
+        folder.mkdir()
+        script = folder / "ffmpeg"
+        # The shell sets PWD itself, so that one variable is not what ffmpeg was given.
+        script.write_text(f'#!/bin/sh\n/usr/bin/env -u PWD -0 > "{folder}/env-$$"\nexec "{ffmpeg}" "$@"\n')
+        script.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+
+        def environments() -> list[dict[str, str]]:
+            found = []
+            for record in sorted(folder.glob("env-*")):
+                pairs = (entry.split("=", 1) for entry in record.read_text().split("\0") if entry)
+                found.append(dict(pairs))
+            return found
+
+        return environments
+
+    return install
+
+
+def test_ffmpeg_gets_no_secret_of_the_worker_wherever_it_runs(worker_secrets, recording_ffmpeg, clip, tmp_path):
+    from web.health.checks import check_ffmpeg
+    from workers.canary import canary_clip
+
+    src = clip("clip.mp4", seconds=1, width=320, height=240)
+    environments = recording_ffmpeg()
+    probe = pipeline.probe(src, max_seconds=60)
+    pipeline.make_poster(src, probe, tmp_path / "poster.jpg")
+    rungs = pipeline.ladder(probe)
+    pipeline.transcode(src, probe, rungs, {rung.label: tmp_path / f"{rung.label}.mp4" for rung in rungs})
+    canary_clip(tmp_path / "canary.mp4")
+    assert check_ffmpeg()["version"]
+
+    started = environments()
+    assert len(started) == 4, "poster, transcode, canary clip and version check each ran ffmpeg"
+    for env in started:
+        assert_only_what_a_child_needs(env)

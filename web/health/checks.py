@@ -29,7 +29,7 @@ from django.utils import timezone
 from practika_project.celery import app as celery_app
 from web.health.models import CanaryRun, HealthReport, MaintenanceRun
 from web.videos.models import Video
-from workers.ffmpeg import ffmpeg_binary
+from workers.ffmpeg import child_env, ffmpeg_binary
 from workers.schedule import self_check_interval
 
 CheckFn = Callable[[], dict]
@@ -131,7 +131,9 @@ def check_scheduler() -> dict:
 
 
 def check_ffmpeg() -> dict:
-    out = subprocess.run([ffmpeg_binary(), "-version"], capture_output=True, text=True, timeout=5, check=True)
+    out = subprocess.run(
+        [ffmpeg_binary(), "-version"], capture_output=True, text=True, timeout=5, check=True, env=child_env()
+    )
     match = re.match(r"ffmpeg version (\S+)", out.stdout)
     return {"version": match.group(1) if match else out.stdout.split("\n", 1)[0]}
 
