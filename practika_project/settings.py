@@ -21,6 +21,7 @@ SECRET_KEY = env("SECRET_KEY", default="django-insecure-development-only-key-do-
 DEBUG = env.bool("DEBUG", default=True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "web.errors.csrf_failure"
 VERSION = env("PRACTIKA_VERSION", default=env("HEROKU_SLUG_COMMIT", default="dev"))
 
 INSTALLED_APPS = [
