@@ -153,7 +153,13 @@ class RedactQueryFilter(logging.Filter):
             record.msg = _redacted(record.msg)
         else:
             # The message as it will be printed: a query split over several arguments is whole here.
-            record.msg, record.args = redact_queries(record.getMessage()), None
+            try:
+                message = record.getMessage()
+            except Exception:
+                # A malformed logging call: logging would print its arguments raw on stderr, and
+                # a filter that raised would fail the caller. Keep what it holds, redacted.
+                message = f"{record.msg} {record.args}"
+            record.msg, record.args = redact_queries(message), None
         for name in vars(record).keys() - _STANDARD_ATTRIBUTES:
             setattr(record, name, _redacted(getattr(record, name)))
         if record.exc_info:

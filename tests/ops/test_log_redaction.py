@@ -78,3 +78,9 @@ def test_every_gunicorn_handler_redacts(log_format, monkeypatch, tmp_path):
     log = cfg.logger_class(cfg)
     handlers = log.error_log.handlers + log.access_log.handlers
     assert handlers and all(any(isinstance(f, RedactQueryFilter) for f in h.filters) for h in handlers)
+
+
+def test_a_malformed_logging_call_is_redacted_and_does_not_raise():
+    entry = record("%s and %s", "/x?token=TOKEN")
+    assert RedactQueryFilter().filter(entry)
+    assert "TOKEN" not in entry.getMessage() and "/x?token=" in entry.getMessage()
