@@ -10,15 +10,29 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
 .PHONY: run test bench clean
 
-$(VENV)/.runtime: requirements.txt
+# Installs come from the lock files: every package, the transitive ones too, at one version with
+# its hashes (--require-hashes refuses anything else). requirements*.txt name what we depend on;
+# `make lock` makes the locks from them (docs/OPERATIONS.md, "Updating a dependency").
+$(VENV)/.runtime: requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	touch $@
 
-$(VENV)/.test: $(VENV)/.runtime requirements-test.txt
-	$(BIN)/pip install --quiet -r requirements-test.txt
+$(VENV)/.test: $(VENV)/.runtime requirements-test.lock
+	$(BIN)/pip install --quiet --require-hashes -r requirements-test.lock
 	touch $@
+
+# Keeps every version already locked unless asked: LOCK_FLAGS="--upgrade-package NAME" or
+# LOCK_FLAGS=--upgrade. The test lock takes the runtime lock's versions as constraints, so both
+# agree on every package they share. Locks hold for Python 3.11 and newer, on any platform.
+LOCK_FLAGS ?=
+UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command "make lock" $(LOCK_FLAGS)
+
+.PHONY: lock
+lock: $(VENV)/.test
+	$(UV_COMPILE) requirements.txt -o requirements.lock
+	$(UV_COMPILE) requirements-test.txt --constraints requirements.lock -o requirements-test.lock
 
 run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput

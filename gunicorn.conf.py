@@ -38,6 +38,8 @@ def child_exit(server, worker):
 # gunicorn ≥ 25 opens a control socket under $HOME; a dyno's home is not writable for the app
 # user and nobody attaches to a dyno's master, so the socket only logs a permission error.
 control_socket_disable = True
+# Its lines go through the same query-string redaction as Django's, in either LOG_FORMAT.
+logger_class = "practika_project.logging.GunicornLogger"
 accesslog = "-"
 errorlog = "-"
 # Only documented atoms: %(M)s is the duration in milliseconds, {x-request-id}o the echoed id.

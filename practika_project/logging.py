@@ -1,4 +1,5 @@
-"""Request-id correlation: a context variable that every log line and every task carries."""
+"""What every log line carries (a request id, the user and video it is about) and what none may
+carry (URL query strings: signatures and tokens)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import uuid
 from collections.abc import Mapping
 from contextvars import ContextVar
 
+from gunicorn import glogging
 from pythonjsonlogger.json import JsonFormatter
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
@@ -98,6 +100,87 @@ class LogContextMiddleware:
         if view_kwargs.get("video_id"):
             video_id_var.set(str(view_kwargs["video_id"]))
         return None
+
+
+# --- Query strings never reach a log line ----------------------------------------------------
+# Signed media URLs carry their signature in the query string (?e=..&s=..), and other URLs can
+# carry tokens; anyone who reads the logs could replay them. Django's request logger hands the
+# whole request to every handler on each 4xx and 5xx (its repr has the full URL), gunicorn logs
+# the URI of a request that fails, and exception texts can quote a URL. So one filter, on every
+# handler that writes lines (LOGGING's and gunicorn's), rewrites the record before any formatter
+# sees it: the message, its arguments, the extras, the traceback. Parameter names stay, values go.
+REDACTED = "[redacted]"
+# A "?" right after a path or host character, up to whitespace, a quote or a bracket that ends a
+# URL in running text or in a repr.
+_QUERY = re.compile(r"(?<=[\w/.%~-])\?([^\s'\"<>(){}\\`]+)")
+_PLAIN = (bool, int, float, type(None))
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+def _redact_query(match: re.Match) -> str:
+    params = match.group(1).split("&")
+    return "?" + "&".join(f"{p.partition('=')[0]}={REDACTED}" if "=" in p else REDACTED for p in params)
+
+
+def redact_queries(text: str) -> str:
+    """`text` with the value of every URL query parameter replaced by [redacted]."""
+    return _QUERY.sub(_redact_query, text) if "?" in text else text
+
+
+def _redacted(value: object) -> object:
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, str):
+        return redact_queries(value)
+    if isinstance(value, Mapping):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(item) for item in value]
+    # Anything else is written as its text (a request as "<WSGIRequest: GET '/path?...'>"): when
+    # that text holds a query, the redacted text takes the object's place.
+    text = str(value)
+    safe = redact_queries(text)
+    return value if safe == text else safe
+
+
+class RedactQueryFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, Mapping):
+            # gunicorn's access lines: formatters read the atoms from args, so they stay a mapping.
+            record.args = _redacted(record.args)
+            record.msg = _redacted(record.msg)
+        elif isinstance(record.msg, Mapping):
+            record.msg = _redacted(record.msg)
+        else:
+            # The message as it will be printed: a query split over several arguments is whole here.
+            try:
+                message = record.getMessage()
+            except Exception:
+                # A malformed logging call: logging would print its arguments raw on stderr, and
+                # a filter that raised would fail the caller. Keep what it holds, redacted.
+                message = f"{record.msg} {record.args}"
+            record.msg, record.args = redact_queries(message), None
+        for name in vars(record).keys() - _STANDARD_ATTRIBUTES:
+            setattr(record, name, _redacted(getattr(record, name)))
+        if record.exc_info:
+            # Formatters would render the traceback from exc_info; the record keeps only its text.
+            record.exc_text = redact_queries(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact_queries(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_queries(record.stack_info)
+        return True
+
+
+class GunicornLogger(glogging.Logger):
+    """gunicorn's logger, its error and access lines redacted like Django's in every format."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.addFilter(RedactQueryFilter())
 
 
 class GunicornJsonFormatter(JsonFormatter):

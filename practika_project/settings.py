@@ -21,6 +21,7 @@ SECRET_KEY = env("SECRET_KEY", default="django-insecure-development-only-key-do-
 DEBUG = env.bool("DEBUG", default=True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "web.errors.csrf_failure"
 VERSION = env("PRACTIKA_VERSION", default=env("HEROKU_SLUG_COMMIT", default="dev"))
 
 INSTALLED_APPS = [
@@ -301,6 +302,10 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Logging: one line per event on stdout, each carrying the request id ---------------------
+# Every line goes through the one stdout handler, whose `redact` filter strips URL query values
+# (signatures, tokens) from the message, Django's `request` extra and tracebacks
+# (practika_project/logging.py). Django's own console handler (DEBUG only, stderr) would print
+# django.* lines a second time past it, so the `django` logger keeps only the admins' mail.
 LOG_FORMAT = env("LOG_FORMAT", default="text")
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
@@ -309,6 +314,8 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "practika_project.logging.RequestIdFilter"},
         "log_context": {"()": "practika_project.logging.LogContextFilter"},
+        "redact": {"()": "practika_project.logging.RedactQueryFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
     },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
@@ -322,12 +329,21 @@ LOGGING = {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
-            "filters": ["request_id", "log_context"],
+            "filters": ["request_id", "log_context", "redact"],
             "formatter": LOG_FORMAT,
-        }
+        },
+        # Django's error mail to ADMINS, as Django sets it up: a report, not a log line. It runs
+        # before the root's handler (the record reaches `django` first), so it still gets the
+        # request and the traceback that the report is made of.
+        "mail_admins": {
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+            "class": "django.utils.log.AdminEmailHandler",
+        },
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
-        "django.server": {"level": "WARNING"},
+        "django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
+        "django.server": {"level": "WARNING", "propagate": True},
     },
 }

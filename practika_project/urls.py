@@ -15,5 +15,8 @@ urlpatterns = [
     path("", include("web.pages.urls")),
 ]
 
+# Every error page goes through web/errors.py, which renders it whatever else is broken.
+handler400 = "web.errors.bad_request"
+handler403 = "web.errors.permission_denied"
 handler404 = "web.errors.not_found"
 handler500 = "web.errors.server_error"

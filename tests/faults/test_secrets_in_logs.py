@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import secrets
+import socket
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -62,3 +64,47 @@ def test_no_secret_or_token_appears_in_any_log(stack, tmp_path):
     assert "POST /core/api/videos/" in logs and worker.output(), "the logs were not captured"
     leaked = [what for what, value in secrets.items() if value in logs]
     assert not leaked, f"found in the logs: {leaked}"
+
+
+def malformed_request_line(base: str, target: str) -> None:
+    """A request line without its HTTP version: gunicorn answers 400 and logs the line it got."""
+    host, port = urlparse(base).hostname, urlparse(base).port
+    with socket.create_connection((host, port), timeout=10) as conn:
+        conn.sendall(f"GET {target}\r\n\r\n".encode())
+        assert conn.recv(1024).startswith(b"HTTP/1.1 400")
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_no_query_string_reaches_the_logs_of_a_404_or_a_500(stack, settings, media_root, log_format):
+    """Django's request logger hands the whole request (its repr holds the full URL) to every
+    handler on a 4xx or 5xx; gunicorn logs a bad request line as it came."""
+    from django.contrib.auth import get_user_model
+
+    from web.media.signing import media_url
+    from web.videos.models import Video
+
+    stack.web(LOG_FORMAT=log_format, SECRET_KEY=settings.SECRET_KEY)
+    owner = get_user_model().objects.create_user("query-owner")
+    video = Video.objects.create(owner=owner, title="looped", visibility=Video.Visibility.PUBLIC)
+    # A file the media view cannot open for a reason it does not expect: a 500.
+    broken = media_root / "videos" / video.id / "loop.mp4"
+    broken.parent.mkdir(parents=True)
+    broken.symlink_to(broken)
+    token = "tok" + secrets.token_hex(20)
+    answers = {
+        media_url(f"videos/{video.id}/missing.mp4", signed=True): 404,
+        media_url(f"videos/{video.id}/loop.mp4", signed=True): 500,
+        f"/no/such/page/?access_token={token}&next=/": 404,
+        f"/media/videos/{video.id}/loop.mp4?token={token}": 500,
+    }
+    for url, status in answers.items():
+        assert stack.get(url).status_code == status, url
+    malformed_request_line(stack.base, f"/media/videos/{video.id}/loop.mp4?token={token}")
+    stack.procs[0].stop()
+
+    logs = stack.logs_full()
+    assert "Not Found: /no/such/page/" in logs and f"Internal Server Error: /media/videos/{video.id}/loop.mp4" in logs
+    assert "Invalid request from ip=" in logs, "gunicorn did not log the bad request line"
+    signatures = [parse_qs(urlparse(url).query)["s"][0] for url in answers if "?e=" in url]
+    leaked = [value for value in [token, *signatures] if value in logs]
+    assert not leaked, f"found in the {log_format} logs: {leaked}\n{logs[-3000:]}"

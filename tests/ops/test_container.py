@@ -242,11 +242,28 @@ def test_the_image_holds_no_secrets_no_tests_and_no_compilers(stack):
                         # The build mounts the host's CA bundle here; only an empty mount point may remain.
                         "find /etc/ssl/host-certs -mindepth 1 2>/dev/null || true")
     files, venv_bin, compilers, secret_files = (part.split() for part in listing.stdout.split("::"))
-    assert "./tests" not in files and "./requirements-test.txt" not in files and "./.git" not in files
+    assert "./tests" not in files and "./.git" not in files
+    assert "./requirements-test.txt" not in files and "./requirements-test.lock" not in files
     assert "./manage.py" in files and "./staticfiles" in files
     assert not {"pytest", "playwright", "hadolint", "pip"} & set(venv_bin)
     assert compilers == []
     assert secret_files == []
+
+
+def test_the_image_runs_the_pinned_ffmpeg_and_the_locked_packages(stack):
+    from tests.faults.test_dependencies import FFMPEG_PIN, canonical, pins
+
+    pinned = FFMPEG_PIN.search((BASE_DIR / "Dockerfile").read_text()).group(1)
+    installed = stack.exec("web", "dpkg-query", "--show", "--showformat=${Version}", "ffmpeg")
+    assert installed.returncode == 0 and installed.stdout == pinned, (installed.stdout, installed.stderr, pinned)
+    listing = stack.exec("web", "python", "-c", (
+        "import importlib.metadata as m, json; "
+        "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+    ))
+    locked = pins("requirements.lock")
+    packages = {canonical(name): version for name, version in json.loads(listing.stdout).items()}
+    assert packages and all(version in locked.get(name, ()) for name, version in packages.items()), packages
+    assert {canonical(name) for name in pins("requirements.txt")} <= set(packages)
 
 
 def test_the_dockerfile_is_hadolint_clean():

@@ -107,3 +107,32 @@ def test_accepted_upload_bytes_are_counted(staff, clip):
         created = staff.post("/core/api/videos/", {"file": f, "title": "counted"})
     assert created.status_code == 201, created.content
     assert samples(staff.get(URL))[key] >= before + path.stat().st_size
+
+
+@pytest.mark.django_db
+def test_made_up_methods_share_one_label_and_the_series_stay_bounded(staff):
+    """500 made-up methods once made 9,000 series: each was a label value of its own."""
+    def http_series(scrape: dict) -> set:
+        return {key for key in scrape if key[0].startswith("practika_http_request")}
+
+    # gunicorn hands any upper-case token of 3 to 20 characters to Django as the method.
+    assert staff.generic("MADEUP", "/core/api/videos/").status_code == 405
+    staff.get(URL)  # the scrape itself is counted once it has answered
+    before = samples(staff.get(URL))
+    for n in range(500):
+        assert staff.generic(f"MADEUP{n}", "/core/api/videos/").status_code == 405
+    after = samples(staff.get(URL))
+
+    other = ("practika_http_requests_total", (("method", "OTHER"), ("status", "405")))
+    assert after[other] == before[other] + 500
+    assert http_series(after) == http_series(before)
+    labels = {(label, value) for _, pairs in http_series(after) for label, value in pairs}
+    assert {value for label, value in labels if label == "method"} <= {"GET", "HEAD", "POST", "OTHER"}
+    assert all(value.isdigit() for label, value in labels if label == "status")
+
+
+def test_a_status_outside_the_standard_codes_counts_as_other():
+    from web.metrics.middleware import method_label, status_label
+
+    assert status_label(404) == "404" and status_label(599) == "other"
+    assert method_label("PATCH") == "PATCH" and method_label("PROPFIND") == "OTHER"

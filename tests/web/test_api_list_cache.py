@@ -178,3 +178,29 @@ def test_made_up_urls_are_answered_but_never_kept(client, alice, query):
 
 def list_keys(redis) -> list[bytes]:
     return list(redis.scan_iter(match="*videos:list:*"))
+
+
+def test_page_sizes_past_the_maximum_are_one_page_and_one_key(client, alice):
+    """101 to 999999 all give the paginator's 100: they once made a key each."""
+    make_video(alice, "public")
+    redis = cache._cache.get_client()
+    for key in list_keys(redis):
+        redis.delete(key)
+    bodies = {client.get(f"/core/api/videos/?page_size={size}").content for size in (101, 150, 5000, 999999)}
+    keys = list_keys(redis)
+    assert len(keys) == 1 and keys[0].endswith(b":100"), keys
+    assert len(bodies) == 1
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/core/api/videos/?page_size=100").content in bodies
+    assert not [q for q in queries if "videos_" in q["sql"]], "an explicit 100 is the same page"
+
+
+def test_a_zero_or_missing_page_size_is_the_default_page_and_one_key(client, alice, settings):
+    make_video(alice, "public")
+    redis = cache._cache.get_client()
+    for key in list_keys(redis):
+        redis.delete(key)
+    for query in ("", "?page_size=0"):
+        assert client.get("/core/api/videos/" + query).status_code == 200
+    keys = list_keys(redis)
+    assert len(keys) == 1 and keys[0].endswith(f":{settings.REST_FRAMEWORK['PAGE_SIZE']}".encode()), keys

@@ -35,20 +35,22 @@ def _plain_number(values: list[str]) -> bool:
     return value.isascii() and value.isdigit() and len(value) <= 6 and value == str(int(value))
 
 
-def _key(request) -> str | None:
+def _key(request, page_size: int) -> str | None:
     query = request.GET
     if not all(name in PARAMETERS and _plain_number(query.getlist(name)) for name in query):
         return None
-    page, size = (query.get(name, "") for name in PARAMETERS)
+    # The key names the page size the paginator really uses, not the one asked for: every size
+    # past its maximum is one page (and "0" or none is the default), so it is one key too.
+    page = query.get("page", "")
     # The links to the next and previous pages are absolute: the scheme and host count too.
     origin = hashlib.sha256(f"{request.scheme}://{request.get_host()}".encode()).hexdigest()[:16]
-    return f"videos:list:{request.user.pk or 0}:{origin}:{page}:{size}"
+    return f"videos:list:{request.user.pk or 0}:{origin}:{page}:{page_size}"
 
 
-def cached_body(request, build: Callable[[], bytes]) -> bytes:
-    """The caller's page: from the cache while no video has changed since it was built, else
-    from build(), then kept. With the cache down, every page is built."""
-    key = _key(request)
+def cached_body(request, build: Callable[[], bytes], *, page_size: int) -> bytes:
+    """The caller's page of `page_size` videos: from the cache while no video has changed since it
+    was built, else from build(), then kept. With the cache down, every page is built."""
+    key = _key(request, page_size)
     if key is None:
         return build()
     try:

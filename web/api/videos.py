@@ -132,7 +132,8 @@ class VideoListView(APIView):
         parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
     )
     def get(self, request):
-        body = list_cache.cached_body(request, lambda: self._page(request))
+        page_size = VideoPagination().get_page_size(request)
+        body = list_cache.cached_body(request, lambda: self._page(request), page_size=page_size)
         return HttpResponse(body, content_type="application/json")
 
     def _page(self, request) -> bytes:

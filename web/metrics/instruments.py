@@ -11,11 +11,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 HTTP_REQUESTS = Counter(
-    "practika_http_requests", "HTTP requests answered, by method and status code.",
+    "practika_http_requests",
+    "HTTP requests answered, by method (OTHER for a non-standard one) and status code.",
     ["method", "status"], registry=REGISTRY,
 )
 HTTP_DURATION = Histogram(
-    "practika_http_request_duration_seconds", "Time to answer an HTTP request, by method.",
+    "practika_http_request_duration_seconds",
+    "Time to answer an HTTP request, by method (OTHER for a non-standard one).",
     ["method"], registry=REGISTRY,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
