@@ -20,6 +20,7 @@ from rest_framework.authtoken.models import Token
 from tests.conftest import free_port, wait_http
 
 from web.api import videos as api
+from web.headers import BAD_CONTENT_LENGTH
 from web.videos.models import Rendition, Video
 from web.videos.selectors import NOT_FOUND
 
@@ -440,3 +441,18 @@ def test_oversized_form_fields_and_non_multipart_uploads_are_refused_as_json(cli
     form = client.post("/core/api/videos/", "title=t", content_type="application/x-www-form-urlencoded")
     assert form.status_code == 415 and form.json()["error"]
     assert not Video.objects.exists() and stored_files(media_root) == []
+
+
+def test_a_content_length_too_long_for_int_is_no_500(client, alice, media_root):
+    """gunicorn refuses such a Content-Length itself; other servers pass it on."""
+    video = make_video(alice, "private")
+    as_user(client, alice)
+    huge = "9" * 5000  # past the 4,300 digits int() accepts
+    edit = client.generic("PATCH", f"/core/api/videos/{video.id}/", b'{"title": "t"}',
+                          content_type="application/json", CONTENT_LENGTH=huge)
+    assert (edit.status_code, edit.json()) == (400, {"error": BAD_CONTENT_LENGTH})
+    body = encode_multipart("BoUnDaRy", {"title": "t", "file": ContentFile(b"\0" * 10, name="a.mp4")})
+    posted = client.generic("POST", "/core/api/videos/", body, content_type="multipart/form-data; boundary=BoUnDaRy",
+                            CONTENT_LENGTH=huge)
+    assert (posted.status_code, posted.json()) == (400, {"error": BAD_CONTENT_LENGTH})
+    assert Video.objects.count() == 1

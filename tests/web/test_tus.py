@@ -27,9 +27,17 @@ from rest_framework.authtoken.models import Token
 from tusclient import client as tus_client
 
 from tests.conftest import free_port, need, wait_http
+from web.headers import BAD_CONTENT_LENGTH
 from web.uploads.models import Upload
 from web.uploads.services import CHECKSUM_MISMATCH, uploads_expire
-from web.uploads.views import CHUNK_MAX_HEADER, CHUNK_SIZE_HEADER, VIDEO_ID_HEADER
+from web.uploads.views import (
+    BAD_LENGTH,
+    BAD_OFFSET,
+    CHUNK_MAX_HEADER,
+    CHUNK_SIZE_HEADER,
+    OFFSET_CONTENT_TYPE,
+    VIDEO_ID_HEADER,
+)
 from web.videos.models import Video
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -398,3 +406,23 @@ def test_through_gunicorn_a_cut_upload_resumes(processes, alice, clip_bytes, tmp
     uploader.upload()
     assert stored_original(url).read_bytes() == clip_bytes
     assert Video.objects.get(id=uploader.request.response_headers[VIDEO_ID_HEADER.lower()]).status == "pending"
+
+
+HUGE_NUMBER = "9" * 5000  # past the 4,300 digits int() accepts
+
+
+def test_numbers_too_long_for_int_are_a_400_sentence_not_a_500(alice):
+    client = Client()
+    headers = token_headers(alice)
+    meta = metadata(filename="a.mp4")
+    created = client.post("/core/api/uploads/", headers={**headers, "Upload-Length": HUGE_NUMBER, "Upload-Metadata": meta})
+    assert (created.status_code, created.json()) == (400, {"error": BAD_LENGTH})
+
+    url = client.post("/core/api/uploads/", headers={**headers, "Upload-Length": "10", "Upload-Metadata": meta})["Location"]
+    chunk = {"content_type": OFFSET_CONTENT_TYPE, "headers": {**headers, "Upload-Offset": "0"}}
+    offset = client.generic("PATCH", url, b"x", **{**chunk, "headers": {**headers, "Upload-Offset": HUGE_NUMBER}})
+    assert (offset.status_code, offset.json()) == (400, {"error": BAD_OFFSET})
+    # gunicorn refuses such a Content-Length itself; other servers pass it on.
+    length = client.generic("PATCH", url, b"x", CONTENT_LENGTH=HUGE_NUMBER, **chunk)
+    assert (length.status_code, length.json()) == (400, {"error": BAD_CONTENT_LENGTH})
+    assert Upload.objects.get().offset == 0

@@ -31,6 +31,7 @@ from web.api.serializers import (
     VideoUpdateSerializer,
     VideoUploadSerializer,
 )
+from web.headers import BAD_CONTENT_LENGTH, whole_number
 from web.security import UploadRateThrottle
 from web.videos import services
 from web.videos.models import new_video_id
@@ -94,10 +95,9 @@ def streaming_upload(view):
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
         if request.method == "POST":
-            try:
-                declared = int(request.META.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                declared = 0
+            declared = _declared_length(request)
+            if declared is None:
+                return json_error(BAD_CONTENT_LENGTH, 400)
             if declared > settings.MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE:
                 return json_error(TOO_LARGE, 413)
             request.upload_handlers = [_ByteLimit(request), _DiskSpool(request)]
@@ -109,6 +109,12 @@ def streaming_upload(view):
             return json_error(FIELDS_TOO_LARGE, 413)
 
     return wrapped
+
+
+def _declared_length(request) -> int | None:
+    """The request's Content-Length (0 when there is none), or None when it is no number."""
+    header = request.META.get("CONTENT_LENGTH")
+    return whole_number(header) if header else 0
 
 
 class VideoPagination(PageNumberPagination):
@@ -192,7 +198,10 @@ class VideoDetailView(APIView):
     def patch(self, request, video_id: str):
         video = self._owned(request, video_id)
         # DRF reads a JSON body whole into memory; an edit is a few fields.
-        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        declared = _declared_length(request)
+        if declared is None:
+            return json_error(BAD_CONTENT_LENGTH, 400)
+        if declared > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
             raise UploadTooLarge(BODY_TOO_LARGE)
         form = VideoUpdateSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)

@@ -11,6 +11,9 @@ from typing import BinaryIO
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import http_date, parse_http_date_safe
 
+from web.api.errors import json_error
+from web.headers import MAX_DIGITS
+
 BLOCK = 64 * 1024
 # mimetypes knows .ts as a Qt translation file and may not know the others.
 _TYPES = {".mp4": "video/mp4", ".m4s": "video/iso.segment", ".ts": "video/mp2t", ".mov": "video/quicktime",
@@ -18,6 +21,7 @@ _TYPES = {".mp4": "video/mp4", ".m4s": "video/iso.segment", ".ts": "video/mp2t",
           ".jpeg": "image/jpeg"}
 UNSATISFIABLE = (-1, -1)
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)
+RANGE_NOT_SATISFIABLE = "The requested range is outside the file."
 
 
 # An original keeps a short extension of the user's filename: served as its own type, an
@@ -36,6 +40,12 @@ def content_disposition_for(name: str) -> str:
     return "inline" if content_type_for(name) != DOWNLOAD else f'attachment; filename="{os.path.basename(name)}"'
 
 
+def _position(digits: str) -> int:
+    # A number longer than any file size is past every file's end: the same answer as for the
+    # largest 63-bit number, without asking int() to convert thousands of digits.
+    return int(digits) if len(digits) <= MAX_DIGITS else 2**63
+
+
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
     """(first, last) byte of a single `bytes=` range, UNSATISFIABLE, or None to ignore the header
     (malformed, or several ranges: RFC 9110 lets a server answer those with the whole file)."""
@@ -44,14 +54,14 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         return None
     first, last = match.groups()
     if not first:  # a suffix: the last N bytes
-        suffix = int(last)
+        suffix = _position(last)
         return (max(size - suffix, 0), size - 1) if suffix and size else UNSATISFIABLE
-    start = int(first)
-    if last and int(last) < start:
+    start = _position(first)
+    if last and _position(last) < start:
         return None
     if start >= size:
         return UNSATISFIABLE
-    return start, min(int(last), size - 1) if last else size - 1
+    return start, min(_position(last), size - 1) if last else size - 1
 
 
 def _if_range_holds(value: str | None, etag: str, mtime: int) -> bool:
@@ -83,7 +93,7 @@ def ranged_file_response(request: HttpRequest, f: BinaryIO, name: str) -> HttpRe
     wanted = parse_range(header, size) if header and _if_range_holds(request.headers.get("If-Range"), etag, mtime) else None
     if wanted == UNSATISFIABLE:
         f.close()
-        response = HttpResponse(status=416)
+        response = json_error(RANGE_NOT_SATISFIABLE, 416)
         response["Content-Range"] = f"bytes */{size}"
         return response
     if wanted is not None:

@@ -22,6 +22,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
 from web.api.errors import json_error
+from web.headers import BAD_CONTENT_LENGTH, whole_number
 from web.security import UploadRateThrottle
 from web.uploads.models import Upload
 from web.uploads.services import (
@@ -51,7 +52,6 @@ BAD_METADATA = "Upload-Metadata is not valid tus metadata."
 BAD_OFFSET = "Upload-Offset must be a whole number of bytes."
 BAD_CONTENT_TYPE = f"PATCH bodies must be {OFFSET_CONTENT_TYPE}."
 BAD_CHECKSUM_HEADER = "Upload-Checksum must be '<algorithm> <base64 digest>' with one of: {algorithms}."
-NEED_CONTENT_LENGTH = "PATCH needs a Content-Length."
 
 
 def _header(name: str, description: str, required: bool = True) -> OpenApiParameter:
@@ -118,9 +118,10 @@ def _state_headers(response: HttpResponse, upload: Upload) -> HttpResponse:
 
 
 def _whole_number(value: str | None, message: str) -> int:
-    if value is None or not (value.isascii() and value.isdigit()):
+    number = whole_number(value)
+    if number is None:
         raise UploadError(message, 400)
-    return int(value)
+    return number
 
 
 def _metadata(header: str) -> dict[str, str]:
@@ -192,7 +193,7 @@ class UploadResource(TusView):
             raise UploadError(BAD_CONTENT_TYPE, 415)
         offset = _whole_number(request.headers.get("Upload-Offset"), BAD_OFFSET)
         # Django reads nothing of a body without a Content-Length (chunked transfer).
-        content_length = _whole_number(request.headers.get("Content-Length"), NEED_CONTENT_LENGTH)
+        content_length = _whole_number(request.headers.get("Content-Length"), BAD_CONTENT_LENGTH)
         digest, expected = _checksum(request.headers.get("Upload-Checksum"))
 
         def verify() -> None:
