@@ -223,3 +223,12 @@ def test_an_expiry_too_long_for_int_is_a_404(client, private):
     url = media_url(rendition_of(private), signed=True)
     path, query = url.split("?")
     assert client.get(f"{path}?e={HUGE_NUMBER}&{query.split('&')[1]}").status_code == 404
+
+
+def test_an_original_is_only_ever_a_download(client, private):
+    """Whatever extension the user's filename lent it: served as its own type, an original could
+    be a page that runs script on our origin."""
+    response = client.get(media_url(private.original, signed=True))
+    assert body(response) == b"original bytes"
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"] == 'attachment; filename="original.mov"'

@@ -19,6 +19,7 @@ import boto3
 import pytest
 import requests
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 from tusclient import client as tus_client
@@ -70,7 +71,7 @@ def s3(moto_endpoint, settings):
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
+            "BACKEND": "web.media.s3.MediaS3Storage",
             "OPTIONS": {
                 "bucket_name": BUCKET,
                 "endpoint_url": moto_endpoint,
@@ -219,10 +220,55 @@ def test_through_gunicorn_configured_by_environment(s3, moto_endpoint, processes
     uploader = tus.uploader(file_path=str(source), chunk_size=4 * MiB, metadata={"filename": "duet.mov", "title": "Duet"})
     uploader.upload()
     video = Video.objects.get(id=uploader.request.response_headers[VIDEO_ID_HEADER.lower()])
-    assert s3.get_object(Bucket=BUCKET, Key=video.original)["Body"].read() == data
+    stored = s3.get_object(Bucket=BUCKET, Key=video.original)
+    assert stored["Body"].read() == data
+    assert (stored["ContentType"], stored["ContentDisposition"]) == ("application/octet-stream", 'attachment; filename="original.mov"')
 
     redirect = requests.get(f"{base}{media_url(video.original, signed=True)}", allow_redirects=False)
     assert redirect.status_code == 302
     assert parse_qs(urlsplit(redirect.headers["Location"]).query)["X-Amz-Expires"] == ["900"]
     ranged = requests.get(redirect.headers["Location"], headers={"Range": "bytes=-5"})
     assert (ranged.status_code, ranged.content) == (206, data[-5:])
+
+
+def test_objects_get_their_type_from_the_allow_list_never_from_the_client(s3, uploads_url, alice, client):
+    """An original declared text/html (multipart) or named .html (tus) is stored and served as a
+    download; outputs get their type from their generated extension, whatever the caller said."""
+    client.force_login(alice)
+    page = b"<html><script>alert(document.domain)</script></html>"
+    posted = client.post("/core/api/videos/", {
+        "title": "Not a video", "file": SimpleUploadedFile("page.mp4", page, content_type="text/html"),
+    })
+    assert posted.status_code == 201, posted.content
+    url = absolute(uploads_url, create(uploads_url, alice, len(page), filename="page.html", filetype="text/html"))
+    assert patch(url, alice, 0, page).status_code == 204
+    originals = [video.original for video in Video.objects.all()]
+    assert len(originals) == 2
+
+    for original in originals:
+        stored = s3.head_object(Bucket=BUCKET, Key=original)
+        assert stored["ContentType"] == "application/octet-stream", original
+        assert stored["ContentDisposition"] == f'attachment; filename="{original.rsplit("/", 1)[1]}"'
+        served = requests.get(client.get(media_url(original, signed=True))["Location"])
+        assert served.content == page
+        assert served.headers["Content-Type"] == "application/octet-stream"
+        assert served.headers["Content-Disposition"].startswith("attachment")
+
+    prefix = Video.objects.first().storage_prefix
+    outputs = {
+        "360p-0a1b2c3d.mp4": "video/mp4",
+        "poster-0a1b2c3d.jpg": "image/jpeg",
+        "hls/master.m3u8": "application/vnd.apple.mpegurl",
+        "hls/360p-00001.ts": "video/mp2t",
+        "hls/360p-00001.m4s": "video/iso.segment",
+        "notes.html": "application/octet-stream",
+    }
+    for name, expected in outputs.items():
+        key = default_storage.save(prefix + name, SimpleUploadedFile(name, b"x", content_type="text/html"))
+        assert s3.head_object(Bucket=BUCKET, Key=key)["ContentType"] == expected, name
+
+    # An object stored before types came from the list is still served with the listed type.
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}original.htm", Body=page, ContentType="text/html")
+    old = requests.get(default_storage.url(f"{prefix}original.htm"))
+    assert (old.content, old.headers["Content-Type"]) == (page, "application/octet-stream")
+    assert old.headers["Content-Disposition"].startswith("attachment")

@@ -16,8 +16,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from web.media.ranges import content_type_for
-from web.media.storage import uses_s3
+from web.media.storage import object_parameters, uses_s3
 from web.uploads.models import Upload
 
 S3_MIN_PART_BYTES = 5 * 1024 * 1024
@@ -98,7 +97,7 @@ class S3Store:
 
     def begin(self, upload: Upload) -> None:
         response = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=self._key(upload.original_name), ContentType=content_type_for(upload.original_name)
+            Bucket=self.bucket, Key=self._key(upload.original_name), **object_parameters(upload.original_name)
         )
         upload.s3_upload_id = response["UploadId"]
         upload.s3_parts = []
