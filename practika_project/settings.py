@@ -214,6 +214,8 @@ MEDIA_URL_MAX_AGE = env.int("MEDIA_URL_MAX_AGE", default=3600)
 # tus uploads: idle ones (and their bytes) are removed after this long. Clients are told to send
 # chunks of UPLOAD_CHUNK_BYTES (the Practika-Upload-Chunk-Size header); S3 parts need >= 5 MiB.
 UPLOAD_EXPIRY_SECONDS = env.int("UPLOAD_EXPIRY_SECONDS", default=24 * 3600)
+# Unfinished uploads reserve their declared length from the quota; this many at most per user.
+MAX_UNFINISHED_UPLOADS = env.int("MAX_UNFINISHED_UPLOADS", default=5)
 UPLOAD_CHUNK_BYTES = env.int("UPLOAD_CHUNK_BYTES", default=8 * 1024 * 1024)
 # A client on a fast link may send whole multiples of that, up to this (Practika-Upload-Chunk-Max).
 UPLOAD_CHUNK_MAX_BYTES = env.int("UPLOAD_CHUNK_MAX_BYTES", default=64 * 1024 * 1024)

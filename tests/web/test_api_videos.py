@@ -7,8 +7,12 @@ worker side is tests/workers/test_video.py.
 
 from __future__ import annotations
 
+import json
+import socket
+
 import pytest
 import requests
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -23,6 +27,7 @@ from web.api import videos as api
 from web.headers import BAD_CONTENT_LENGTH
 from web.videos.models import Rendition, Video
 from web.videos.selectors import NOT_FOUND
+from web.videos.services import QUOTA_EXCEEDED
 
 pytestmark = pytest.mark.django_db
 
@@ -456,3 +461,36 @@ def test_a_content_length_too_long_for_int_is_no_500(client, alice, media_root):
                             CONTENT_LENGTH=huge)
     assert (posted.status_code, posted.json()) == (400, {"error": BAD_CONTENT_LENGTH})
     assert Video.objects.count() == 1
+
+
+def answer_to_headers_alone(live_server, headers: str, declared: int) -> tuple[int, dict]:
+    """A multipart POST's headers and no byte of its body: what the server answers meanwhile."""
+    host, port = live_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall((
+            f"POST /core/api/videos/ HTTP/1.1\r\nHost: {host}\r\n{headers}"
+            f"Content-Type: multipart/form-data; boundary=BoUnDaRy\r\nContent-Length: {declared}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode())
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)  # times out (a failure) if the server waits for the body
+            if not chunk:
+                break
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), json.loads(body)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_past_the_quota_is_refused_before_its_body(live_server, client, alice, settings, media_root):
+    """With Content-Length known, the quota is checked before a byte is read or written, for
+    token and session callers alike (a session's CSRF check would read the whole body first)."""
+    settings.MAX_USER_STORAGE_BYTES = 1_000_000
+    token = Token.objects.create(user=alice).key
+    client.force_login(alice)
+    session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    for headers in (f"Authorization: Token {token}\r\n", f"Cookie: sessionid={session}\r\n"):
+        status, body = answer_to_headers_alone(live_server, headers, declared=2_000_000)
+        assert (status, body) == (413, {"error": QUOTA_EXCEEDED.format(quota=0)}), headers
+    assert not Video.objects.exists() and stored_files(media_root) == []

@@ -100,6 +100,9 @@ def streaming_upload(view):
                 return json_error(BAD_CONTENT_LENGTH, 400)
             if declared > settings.MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE:
                 return json_error(TOO_LARGE, 413)
+            refused = _over_quota(request.user, declared)  # session callers, known before the CSRF check
+            if refused is not None:
+                return refused
             request.upload_handlers = [_ByteLimit(request), _DiskSpool(request)]
         try:
             return view(request, *args, **kwargs)
@@ -115,6 +118,18 @@ def _declared_length(request) -> int | None:
     """The request's Content-Length (0 when there is none), or None when it is no number."""
     header = request.META.get("CONTENT_LENGTH")
     return whole_number(header) if header else 0
+
+
+def _over_quota(user, declared: int) -> HttpResponse | None:
+    """The 413 for a body whose file certainly takes the user past the quota, before a byte of it
+    is read: the file is at least the body less the envelope allowance."""
+    if not user.is_authenticated or declared <= MULTIPART_ALLOWANCE:
+        return None
+    try:
+        services.video_quota_check(owner=user, size=declared - MULTIPART_ALLOWANCE)
+    except services.QuotaExceeded as exc:
+        return json_error(str(exc), 413)
+    return None
 
 
 class VideoPagination(PageNumberPagination):
@@ -149,6 +164,10 @@ class VideoListView(APIView):
 
     @extend_schema(request={"multipart/form-data": VideoUploadSerializer}, responses={201: VideoSerializer})
     def post(self, request):
+        # Token callers are known only here, still before their body is read.
+        refused = _over_quota(request.user, _declared_length(request) or 0)
+        if refused is not None:
+            return refused
         data = request.data  # parses the body through streaming_upload's handlers
         if getattr(request, "upload_too_large", False):
             raise UploadTooLarge()

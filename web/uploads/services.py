@@ -27,6 +27,9 @@ UPLOAD_OFFSET_MISMATCH = "Upload-Offset does not match the upload's offset ({off
 UPLOAD_PAST_LENGTH = "The chunk goes past Upload-Length."
 UPLOAD_BUSY = "Another request is writing to this upload; retry in a moment."
 UPLOAD_COMPLETE = "This upload is complete; delete the video instead."
+UPLOAD_TOO_MANY_UNFINISHED = (
+    "You have {limit} unfinished uploads; finish or delete one of them before you start another."
+)
 CHECKSUM_MISMATCH = "The chunk does not match its Upload-Checksum."
 
 
@@ -55,6 +58,8 @@ def upload_create(
         raise UploadError(UPLOAD_NO_FILENAME, 400)
     if visibility not in _visibilities():
         raise UploadError(UPLOAD_BAD_VISIBILITY.format(choices=", ".join(_visibilities())), 400)
+    if Upload.objects.unfinished().filter(owner=owner).count() >= settings.MAX_UNFINISHED_UPLOADS:
+        raise UploadError(UPLOAD_TOO_MANY_UNFINISHED.format(limit=settings.MAX_UNFINISHED_UPLOADS), 403)
     try:
         video_quota_check(owner=owner, size=length)  # before any byte arrives
     except QuotaExceeded as exc:
