@@ -1,4 +1,4 @@
-"""The S3 path end to end against moto's standalone S3 server, started here on a free port:
+"""The S3 path end to end against moto's standalone S3 server (tests/conftest.py moto_endpoint):
 tus into an S3 multipart upload, the pending video, /media/ redirecting to presigned URLs that
 answer Range and expire, and abandoned uploads aborted.
 """
@@ -8,55 +8,42 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import shutil
-import subprocess
-import sys
+import socket
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
 import requests
 from django.core.files.base import ContentFile
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from tusclient import client as tus_client
 
-from tests.conftest import free_port, need, wait_http
-from tests.web.test_tus import absolute, alice, create, patch, server_offset, token_headers, uploads_url  # noqa: F401
+from tests.conftest import free_port, wait_http
+from tests.web.test_tus import (  # noqa: F401
+    absolute,
+    alice,
+    create,
+    patch,
+    server_offset,
+    token_headers,
+    uploads_url,
+    wait_until_locked,
+)
 from web.media.signing import media_url
 from web.uploads.models import Upload
 from web.uploads.services import uploads_expire
 from web.uploads.views import CHUNK_SIZE_HEADER, VIDEO_ID_HEADER
 from web.videos.models import Video
+from web.videos.services import QUOTA_EXCEEDED
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MiB = 1024 * 1024
 BUCKET = "practika-test"
 PRESIGNED_SECONDS = 600
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory):
-    binary = Path(sys.executable).parent / "moto_server"
-    need("moto_server (moto[server])", binary.exists() or shutil.which("moto_server") is not None)
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    proc = subprocess.Popen(
-        [str(binary) if binary.exists() else "moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        wait_http(endpoint)
-        yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture
@@ -272,3 +259,60 @@ def test_objects_get_their_type_from_the_allow_list_never_from_the_client(s3, up
     old = requests.get(default_storage.url(f"{prefix}original.htm"))
     assert (old.content, old.headers["Content-Type"]) == (page, "application/octet-stream")
     assert old.headers["Content-Disposition"].startswith("attachment")
+
+
+def test_a_quota_refusal_at_the_last_byte_leaves_the_s3_upload_resumable(s3, uploads_url, alice, settings, postgres):
+    """The quota is checked before the multipart upload is completed: once room is made, the
+    same last PATCH succeeds."""
+    data = os.urandom(6 * MiB + 100)
+    url = absolute(uploads_url, create(uploads_url, alice, len(data), filename="last.mp4"))
+    assert patch(url, alice, 0, data[: 5 * MiB]).status_code == 204  # one whole part in S3
+
+    # The quota shrinks (an operator lowered it): the last PATCH is refused before its body.
+    settings.MAX_USER_STORAGE_BYTES = 6 * MiB
+    refused = patch(url, alice, 5 * MiB, data[5 * MiB:])
+    assert (refused.status_code, refused.json()) == (413, {"error": QUOTA_EXCEEDED.format(quota=6)})
+    assert len(multipart_uploads(s3)) == 1 and server_offset(url, alice) == 5 * MiB
+
+    # The quota shrinks while the last PATCH's body is on its way: refused after the body, still
+    # before the multipart upload is completed.
+    settings.MAX_USER_STORAGE_BYTES = 20 * MiB
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port)) as slow:
+        slow.sendall(
+            (
+                f"PATCH {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nTus-Resumable: 1.0.0\r\n"
+                f"Authorization: {token_headers(alice)['Authorization']}\r\n"
+                f"Content-Type: application/offset+octet-stream\r\nUpload-Offset: {5 * MiB}\r\n"
+                f"Content-Length: {len(data) - 5 * MiB}\r\nConnection: close\r\n\r\n"
+            ).encode()
+            + data[5 * MiB: 5 * MiB + 10]
+        )
+        wait_until_locked(Upload.objects.get())
+        settings.MAX_USER_STORAGE_BYTES = 6 * MiB
+        slow.sendall(data[5 * MiB + 10:])
+        assert b" 413 " in slow.recv(4096).split(b"\r\n", 1)[0] + b" "
+    assert len(multipart_uploads(s3)) == 1 and server_offset(url, alice) == 5 * MiB
+    assert not Video.objects.exists()
+
+    settings.MAX_USER_STORAGE_BYTES = 20 * MiB  # room was made
+    done = patch(url, alice, 5 * MiB, data[5 * MiB:])
+    assert done.status_code == 204, done.text
+    video = Video.objects.get(id=done.headers[VIDEO_ID_HEADER])
+    assert s3.get_object(Bucket=BUCKET, Key=video.original)["Body"].read() == data
+    assert multipart_uploads(s3) == [] and keys(s3) == [video.original]
+
+
+def test_the_sweep_removes_an_upload_whose_s3_multipart_upload_is_gone(s3, uploads_url, alice):
+    """The bucket's lifecycle rule (or anything else) may abort a multipart upload the database
+    still knows: expiry removes its row with the others instead of failing on it every run."""
+    gone = absolute(uploads_url, create(uploads_url, alice, 6 * MiB, filename="gone.mp4"))
+    idle = absolute(uploads_url, create(uploads_url, alice, 6 * MiB, filename="idle.mp4"))
+    for url in (gone, idle):
+        assert patch(url, alice, 0, b"x" * 1000).status_code == 204
+    aborted = Upload.objects.get(filename="gone.mp4")
+    s3.abort_multipart_upload(Bucket=BUCKET, Key=aborted.original_name, UploadId=aborted.s3_upload_id)
+
+    assert uploads_expire(now=timezone.now() + timedelta(days=2)) == 2
+    assert not Upload.objects.exists()
+    assert multipart_uploads(s3) == [] and keys(s3) == []

@@ -426,3 +426,18 @@ def test_numbers_too_long_for_int_are_a_400_sentence_not_a_500(alice):
     length = client.generic("PATCH", url, b"x", CONTENT_LENGTH=HUGE_NUMBER, **chunk)
     assert (length.status_code, length.json()) == (400, {"error": BAD_CONTENT_LENGTH})
     assert Upload.objects.get().offset == 0
+
+
+def test_one_upload_that_cannot_be_removed_does_not_stop_the_sweep(uploads_url, alice, clip_bytes, caplog):
+    stuck_url = absolute(uploads_url, create(uploads_url, alice, len(clip_bytes), filename="stuck.mp4"))
+    idle_url = absolute(uploads_url, create(uploads_url, alice, len(clip_bytes), filename="idle.mp4"))
+    # Where the stuck upload's bytes should be, a folder with a file in it: deleting it fails.
+    stuck, idle = stored_original(stuck_url), stored_original(idle_url)
+    stuck.unlink()
+    stuck.mkdir()
+    (stuck / "in-the-way").write_bytes(b"")
+
+    assert uploads_expire(now=timezone.now() + timedelta(hours=25)) == 1
+    assert list(Upload.objects.values_list("filename", flat=True)) == ["stuck.mp4"]
+    assert not idle.exists()
+    assert any(Upload.objects.get().key in record.getMessage() for record in caplog.records if record.levelname == "ERROR")
