@@ -219,6 +219,10 @@ MAX_UNFINISHED_UPLOADS = env.int("MAX_UNFINISHED_UPLOADS", default=5)
 UPLOAD_CHUNK_BYTES = env.int("UPLOAD_CHUNK_BYTES", default=8 * 1024 * 1024)
 # A client on a fast link may send whole multiples of that, up to this (Practika-Upload-Chunk-Max).
 UPLOAD_CHUNK_MAX_BYTES = env.int("UPLOAD_CHUNK_MAX_BYTES", default=64 * 1024 * 1024)
+# A client that sends no byte of a request body for this many seconds loses the request (what
+# arrived of a tus PATCH is kept, its lock released). Below GUNICORN_TIMEOUT (28 s) and the 30 s
+# Heroku's router gives a request; a healthy upload never pauses this long.
+REQUEST_BODY_TIMEOUT = env.float("REQUEST_BODY_TIMEOUT", default=20)
 # Uploads stream to disk: Django never holds more than this much of a request in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

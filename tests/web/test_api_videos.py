@@ -7,9 +7,6 @@ worker side is tests/workers/test_video.py.
 
 from __future__ import annotations
 
-import json
-import socket
-
 import pytest
 import requests
 from django.conf import settings as django_settings
@@ -22,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
 from tests.conftest import free_port, wait_http
+from tests.web.test_tus import answer_to_headers_alone
 
 from web.api import videos as api
 from web.headers import BAD_CONTENT_LENGTH
@@ -463,25 +461,6 @@ def test_a_content_length_too_long_for_int_is_no_500(client, alice, media_root):
     assert Video.objects.count() == 1
 
 
-def answer_to_headers_alone(live_server, headers: str, declared: int) -> tuple[int, dict]:
-    """A multipart POST's headers and no byte of its body: what the server answers meanwhile."""
-    host, port = live_server.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall((
-            f"POST /core/api/videos/ HTTP/1.1\r\nHost: {host}\r\n{headers}"
-            f"Content-Type: multipart/form-data; boundary=BoUnDaRy\r\nContent-Length: {declared}\r\n"
-            "Connection: close\r\n\r\n"
-        ).encode())
-        reply = b""
-        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
-            chunk = sock.recv(65536)  # times out (a failure) if the server waits for the body
-            if not chunk:
-                break
-            reply += chunk
-    head, _, body = reply.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), json.loads(body)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_an_upload_past_the_quota_is_refused_before_its_body(live_server, client, alice, settings, media_root):
     """With Content-Length known, the quota is checked before a byte is read or written, for
@@ -490,7 +469,11 @@ def test_an_upload_past_the_quota_is_refused_before_its_body(live_server, client
     token = Token.objects.create(user=alice).key
     client.force_login(alice)
     session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-    for headers in (f"Authorization: Token {token}\r\n", f"Cookie: sessionid={session}\r\n"):
-        status, body = answer_to_headers_alone(live_server, headers, declared=2_000_000)
-        assert (status, body) == (413, {"error": QUOTA_EXCEEDED.format(quota=0)}), headers
+    for credentials in (f"Authorization: Token {token}", f"Cookie: sessionid={session}"):
+        status, body = answer_to_headers_alone(live_server.url, (
+            f"POST /core/api/videos/ HTTP/1.1\r\nHost: localhost\r\n{credentials}\r\n"
+            "Content-Type: multipart/form-data; boundary=BoUnDaRy\r\nContent-Length: 2000000\r\n"
+            "Connection: close\r\n\r\n"
+        ))
+        assert (status, body) == (413, {"error": QUOTA_EXCEEDED.format(quota=0)}), credentials
     assert not Video.objects.exists() and stored_files(media_root) == []

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -29,7 +30,7 @@ from tusclient import client as tus_client
 from tests.conftest import free_port, need, wait_http
 from web.headers import BAD_CONTENT_LENGTH
 from web.uploads.models import Upload
-from web.uploads.services import CHECKSUM_MISMATCH, uploads_expire
+from web.uploads.services import CHECKSUM_MISMATCH, UPLOAD_CHUNK_TOO_LARGE, uploads_expire
 from web.uploads.views import (
     BAD_LENGTH,
     BAD_OFFSET,
@@ -441,3 +442,39 @@ def test_one_upload_that_cannot_be_removed_does_not_stop_the_sweep(uploads_url, 
     assert list(Upload.objects.values_list("filename", flat=True)) == ["stuck.mp4"]
     assert not idle.exists()
     assert any(Upload.objects.get().key in record.getMessage() for record in caplog.records if record.levelname == "ERROR")
+
+
+def answer_to_headers_alone(url: str, head: str) -> tuple[int, dict]:
+    """Send a request's head and no byte of its body; the JSON answer the server gives meanwhile.
+    The read times out (a failure) if the server waits for the body instead."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(head.encode())
+        reply = b""
+        while b"\r\n\r\n" not in reply or len(reply.partition(b"\r\n\r\n")[2]) < int(
+            re.search(rb"Content-Length: (\d+)", reply, re.I)[1]
+        ):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    status, _, body = reply.partition(b"\r\n\r\n")
+    return int(status.split(b" ", 2)[1]), json.loads(body)
+
+
+def test_a_patch_over_the_advertised_maximum_is_refused_before_its_body(uploads_url, alice, settings):
+    """The row lock is held while a body streams in: a PATCH may carry Practika-Upload-Chunk-Max
+    at most, and a larger one is told so before a byte of it is read."""
+    settings.UPLOAD_CHUNK_BYTES, settings.UPLOAD_CHUNK_MAX_BYTES = 64 * 1024, 256 * 1024
+    url = absolute(uploads_url, create(uploads_url, alice, 10 * 1024 * 1024))
+    most = int(requests.head(url, headers=token_headers(alice)).headers[CHUNK_MAX_HEADER])
+    assert most == 256 * 1024
+    path = urlsplit(url).path
+    status, body = answer_to_headers_alone(url, (
+        f"PATCH {path} HTTP/1.1\r\nHost: localhost\r\nTus-Resumable: 1.0.0\r\n"
+        f"Authorization: {token_headers(alice)['Authorization']}\r\n"
+        f"Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
+        f"Content-Length: {most + 1}\r\nConnection: close\r\n\r\n"
+    ))
+    assert (status, body) == (413, {"error": UPLOAD_CHUNK_TOO_LARGE.format(limit=most)})
+    assert patch(url, alice, 0, b"x" * most).status_code == 204, "exactly the maximum is fine"

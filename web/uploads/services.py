@@ -13,7 +13,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from web.uploads.models import Upload
-from web.uploads.stores import UploadGone, store
+from web.uploads.stores import UploadGone, chunk_max_bytes, store, upload_chunk_bytes
 from web.videos.models import Video, new_video_id
 from web.videos.services import QuotaExceeded, original_name_for, video_create, video_quota_check
 
@@ -26,6 +26,7 @@ UPLOAD_NOT_FOUND = "No such upload."
 UPLOAD_EXPIRED = "This upload has expired; start again."
 UPLOAD_OFFSET_MISMATCH = "Upload-Offset does not match the upload's offset ({offset})."
 UPLOAD_PAST_LENGTH = "The chunk goes past Upload-Length."
+UPLOAD_CHUNK_TOO_LARGE = "A PATCH may carry at most {limit} bytes (Practika-Upload-Chunk-Max); send smaller chunks."
 UPLOAD_BUSY = "Another request is writing to this upload; retry in a moment."
 UPLOAD_COMPLETE = "This upload is complete; delete the video instead."
 UPLOAD_TOO_MANY_UNFINISHED = (
@@ -128,6 +129,10 @@ def upload_append(
     every check passed is the upload completed in storage: a refusal leaves it resumable."""
     with transaction.atomic():
         upload = _lock(owner=owner, key=key)
+        # The lock is held while the body streams in: its size is bounded, as advertised.
+        most = chunk_max_bytes(upload_chunk_bytes(upload))
+        if content_length > most:
+            raise UploadError(UPLOAD_CHUNK_TOO_LARGE.format(limit=most), 413)
         if offset != upload.offset:
             raise UploadError(UPLOAD_OFFSET_MISMATCH.format(offset=upload.offset), 409)
         if offset + content_length > upload.length:

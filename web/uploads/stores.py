@@ -35,6 +35,11 @@ def chunk_bytes() -> int:
     return size
 
 
+def upload_chunk_bytes(upload: Upload) -> int:
+    """The chunk size of this upload: with S3 its part size, fixed when it began."""
+    return upload.part_bytes or chunk_bytes()
+
+
 def chunk_max_bytes(chunk: int) -> int:
     """The largest PATCH a fast client should send (Practika-Upload-Chunk-Max): a whole multiple
     of its chunk size, so S3 parts are cut without a tail, and never less than one chunk."""

@@ -33,7 +33,7 @@ from web.uploads.services import (
     upload_create,
     upload_get,
 )
-from web.uploads.stores import chunk_bytes, chunk_max_bytes
+from web.uploads.stores import chunk_bytes, chunk_max_bytes, upload_chunk_bytes
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,termination,checksum,expiration"
@@ -109,7 +109,7 @@ def _chunk_headers(response: HttpResponse, chunk: int) -> None:
 def _state_headers(response: HttpResponse, upload: Upload) -> HttpResponse:
     response["Upload-Offset"] = str(upload.offset)
     response["Cache-Control"] = "no-store"
-    _chunk_headers(response, upload.part_bytes or chunk_bytes())
+    _chunk_headers(response, upload_chunk_bytes(upload))
     if upload.completed_at is None:
         response["Upload-Expires"] = http_date(upload.expires_at.timestamp())
     else:
