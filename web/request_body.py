@@ -54,6 +54,8 @@ class _BodyInput:
         try:
             data = read(size)
         except TimeoutError:
+            if self._sock is None:  # not gunicorn's socket timeout: nothing of ours to end
+                raise
             # A read that timed out keeps the bytes it had gathered in gunicorn's buffer. Ending
             # the connection's input makes the same read return them, as when a client goes
             # away mid-body; every read after that finds the body's end.

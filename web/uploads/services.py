@@ -127,57 +127,54 @@ def upload_append(
     is kept and the offset says so. `verify` raises UploadError when the checksum fails; then
     nothing of this PATCH counts. On the last byte the pending video is created, and only after
     every check passed is the upload completed in storage: a refusal leaves it resumable."""
-    with transaction.atomic():
-        upload = _lock(owner=owner, key=key)
-        # The lock is held while the body streams in: its size is bounded, as advertised.
-        most = chunk_max_bytes(upload_chunk_bytes(upload))
-        if content_length > most:
-            raise UploadError(UPLOAD_CHUNK_TOO_LARGE.format(limit=most), 413)
-        if offset != upload.offset:
-            raise UploadError(UPLOAD_OFFSET_MISMATCH.format(offset=upload.offset), 409)
-        if offset + content_length > upload.length:
-            raise UploadError(UPLOAD_PAST_LENGTH, 400)
-        if upload.completed_at is not None:
-            return upload
-        if offset + content_length == upload.length:
-            _quota_check(upload)  # the last PATCH: refused before its body, if it is to be refused
-        try:
+    try:
+        with transaction.atomic():
+            upload = _lock(owner=owner, key=key)
+            # The lock is held while the body streams in: its size is bounded, as advertised.
+            most = chunk_max_bytes(upload_chunk_bytes(upload))
+            if content_length > most:
+                raise UploadError(UPLOAD_CHUNK_TOO_LARGE.format(limit=most), 413)
+            if offset != upload.offset:
+                raise UploadError(UPLOAD_OFFSET_MISMATCH.format(offset=upload.offset), 409)
+            if offset + content_length > upload.length:
+                raise UploadError(UPLOAD_PAST_LENGTH, 400)
+            if upload.completed_at is not None:
+                return upload
+            if offset + content_length == upload.length:
+                _quota_check(upload)  # the last PATCH: refused before its body, if it is to be refused
             received = store().append(upload, chunks, verify)
-        except UploadGone:
-            raise UploadError(UPLOAD_EXPIRED, 410) from None
-        upload.offset = offset + received
-        upload.updated_at = timezone.now()
-        if upload.offset == upload.length:
-            upload.completed_at = upload.updated_at
-            try:
-                video_create(
-                    owner=upload.owner,
-                    title=upload.title,
-                    description=upload.description,
-                    visibility=upload.visibility,
-                    video_id=upload.video_id,
-                    original_name=upload.original_name,
-                    original_filename=upload.filename,
-                    size=upload.length,
-                )
-            except QuotaExceeded as exc:  # checked again: another upload may have finished meanwhile
-                raise UploadError(str(exc), 413) from exc
-        # Conditional on the offset we started from: where the database has no row locks
-        # (SQLite) this still lets only one of two racing PATCHes count.
-        claimed = Upload.objects.filter(key=upload.key, offset=offset).update(
-            offset=upload.offset,
-            s3_parts=upload.s3_parts,
-            updated_at=upload.updated_at,
-            completed_at=upload.completed_at,
-        )
-        if claimed != 1:
-            raise UploadError(UPLOAD_OFFSET_MISMATCH.format(offset=offset), 409)
-        if upload.completed_at is not None:
-            # Last, inside the transaction: if completing fails, nothing above counts either.
-            try:
+            upload.offset = offset + received
+            upload.updated_at = timezone.now()
+            if upload.offset == upload.length:
+                upload.completed_at = upload.updated_at
+                try:
+                    video_create(
+                        owner=upload.owner,
+                        title=upload.title,
+                        description=upload.description,
+                        visibility=upload.visibility,
+                        video_id=upload.video_id,
+                        original_name=upload.original_name,
+                        original_filename=upload.filename,
+                        size=upload.length,
+                    )
+                except QuotaExceeded as exc:  # checked again: another upload may have finished meanwhile
+                    raise UploadError(str(exc), 413) from exc
+            # Conditional on the offset we started from: where the database has no row locks
+            # (SQLite) this still lets only one of two racing PATCHes count.
+            claimed = Upload.objects.filter(key=upload.key, offset=offset).update(
+                offset=upload.offset,
+                s3_parts=upload.s3_parts,
+                updated_at=upload.updated_at,
+                completed_at=upload.completed_at,
+            )
+            if claimed != 1:
+                raise UploadError(UPLOAD_OFFSET_MISMATCH.format(offset=offset), 409)
+            if upload.completed_at is not None:
+                # Last, inside the transaction: if completing fails, nothing above counts either.
                 store().complete(upload)
-            except UploadGone:
-                raise UploadError(UPLOAD_EXPIRED, 410) from None
+    except UploadGone:  # S3 no longer has the multipart upload (the bucket's lifecycle rule)
+        raise UploadError(UPLOAD_EXPIRED, 410) from None
     return upload
 
 
