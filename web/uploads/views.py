@@ -186,7 +186,7 @@ class UploadResource(TusView):
         ],
         responses={204: OpenApiResponse(description="Stored; Upload-Offset says how far, and on the last "
                                         "byte Practika-Video-Id names the pending video."),
-                   **{code: _ERROR for code in (400, 401, 403, 404, 409, 410, 412, 415, 423, 460)}},
+                   **{code: _ERROR for code in (400, 401, 403, 404, 409, 410, 412, 413, 415, 423, 460)}},
     )
     def patch(self, request, key: str):
         if request.content_type.split(";")[0].strip() != OFFSET_CONTENT_TYPE:
