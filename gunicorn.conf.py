@@ -29,6 +29,16 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="practika-metrics-")
 
 
+def pre_request(worker, req):
+    worker.log.debug("%s %s", req.method, req.path)  # what gunicorn's own hook does
+    # An answer that leaves the request's body unread must close the connection, and gunicorn
+    # drops a "Connection" header from the application: the application gets the request's own
+    # switch instead, on its body, which it sees as environ["wsgi.input"] (web/request_body.py).
+    from web.request_body import CLOSE_CONNECTION
+
+    setattr(req.body, CLOSE_CONNECTION, req.force_close)
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

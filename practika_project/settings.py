@@ -180,7 +180,7 @@ MEDIA_URL = "/media/"
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
 if AWS_STORAGE_BUCKET_NAME:
     _default_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "web.media.s3.MediaS3Storage",
         "OPTIONS": {
             "bucket_name": AWS_STORAGE_BUCKET_NAME,
             "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
@@ -215,9 +215,15 @@ MEDIA_URL_MAX_AGE = env.int("MEDIA_URL_MAX_AGE", default=3600)
 # tus uploads: idle ones (and their bytes) are removed after this long. Clients are told to send
 # chunks of UPLOAD_CHUNK_BYTES (the Practika-Upload-Chunk-Size header); S3 parts need >= 5 MiB.
 UPLOAD_EXPIRY_SECONDS = env.int("UPLOAD_EXPIRY_SECONDS", default=24 * 3600)
+# Unfinished uploads reserve their declared length from the quota; this many at most per user.
+MAX_UNFINISHED_UPLOADS = env.int("MAX_UNFINISHED_UPLOADS", default=5)
 UPLOAD_CHUNK_BYTES = env.int("UPLOAD_CHUNK_BYTES", default=8 * 1024 * 1024)
 # A client on a fast link may send whole multiples of that, up to this (Practika-Upload-Chunk-Max).
 UPLOAD_CHUNK_MAX_BYTES = env.int("UPLOAD_CHUNK_MAX_BYTES", default=64 * 1024 * 1024)
+# A client that sends no byte of a request body for this many seconds loses the request (what
+# arrived of a tus PATCH is kept, its lock released). Below GUNICORN_TIMEOUT (28 s) and the 30 s
+# Heroku's router gives a request; a healthy upload never pauses this long.
+REQUEST_BODY_TIMEOUT = env.float("REQUEST_BODY_TIMEOUT", default=20)
 # Uploads stream to disk: Django never holds more than this much of a request in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -212,3 +212,25 @@ def production_env(tmp_path_factory) -> dict[str, str]:
         cwd=BASE_DIR, env={**os.environ, **env}, check=True, timeout=300,
     )
     return env
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory):
+    """moto's standalone S3 server on a free port: the S3 API over HTTP, as boto3 and the AWS
+    CLI speak it."""
+    binary = Path(sys.executable).parent / "moto_server"
+    need("moto_server (moto[server])", binary.exists() or shutil.which("moto_server") is not None)
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    proc = subprocess.Popen(
+        [str(binary) if binary.exists() else "moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        wait_http(endpoint)
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(10)

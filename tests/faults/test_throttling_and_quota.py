@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.test import Client
+from django.utils import timezone
 
 from web.security import UploadRateThrottle
+from web.uploads.models import Upload
+from web.uploads.services import UPLOAD_TOO_MANY_UNFINISHED
+from web.videos.models import Video
 from web.videos.services import QUOTA_EXCEEDED
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +114,42 @@ def test_resumable_uploads_share_the_throttle_and_the_quota(settings, monkeypatc
     assert over.status_code == 413 and over.json()["error"] == QUOTA_EXCEEDED.format(quota=0)
     assert tus_create(client, 500).status_code == 201
     assert tus_create(client, 500).status_code == 429, "creations past the rate are throttled"
+
+
+def test_unfinished_resumable_uploads_count_against_the_quota(settings, alice):
+    """Their declared length is reserved from creation: sixty unfinished 2 GiB uploads no longer
+    fit in a 10 GiB quota."""
+    settings.MAX_USER_STORAGE_BYTES = 1000
+    client = Client()
+    client.force_login(alice)
+    first = tus_create(client, 600)
+    assert first.status_code == 201
+    refused = tus_create(client, 600)
+    assert refused.status_code == 413 and refused.json()["error"] == QUOTA_EXCEEDED.format(quota=0)
+    assert upload(client, 600).status_code == 413, "a multipart upload cannot take the reserved room either"
+    assert upload(client, 400).status_code == 201
+
+    # An abandoned upload gives its room back; one past its expiry no longer holds any.
+    assert client.delete(first["Location"], headers={"Tus-Resumable": "1.0.0"}).status_code == 204
+    Video.objects.filter(owner=alice).delete()
+    assert tus_create(client, 600).status_code == 201
+    Upload.objects.update(updated_at=timezone.now() - timedelta(seconds=settings.UPLOAD_EXPIRY_SECONDS + 1))
+    assert tus_create(client, 600).status_code == 201
+
+
+def test_unfinished_uploads_are_capped_per_user(settings, alice, bob):
+    settings.MAX_UNFINISHED_UPLOADS = 2
+    alice_client, bob_client = Client(), Client()
+    alice_client.force_login(alice)
+    bob_client.force_login(bob)
+    urls = [tus_create(alice_client, 10)["Location"] for _ in range(2)]
+    refused = tus_create(alice_client, 10)
+    assert refused.status_code == 403
+    assert refused.json()["error"] == UPLOAD_TOO_MANY_UNFINISHED.format(limit=2)
+    assert tus_create(bob_client, 10).status_code == 201, "the cap is per user"
+
+    # A finished upload is no longer unfinished: the slot is free again.
+    finished = alice_client.generic("PATCH", urls[0], b"x" * 10, content_type="application/offset+octet-stream",
+                                    headers={"Tus-Resumable": "1.0.0", "Upload-Offset": "0"})
+    assert finished.status_code == 204
+    assert tus_create(alice_client, 10).status_code == 201

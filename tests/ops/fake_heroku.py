@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 STATE = Path(os.environ.get("FAKE_HEROKU_STATE", "/nonexistent"))
 LOG = Path(os.environ.get("FAKE_HEROKU_LOG", "/nonexistent"))
 ROOT = Path(__file__).resolve().parents[2]
-SERVICE_CONFIG = {"heroku-postgresql": "DATABASE_URL", "heroku-redis": "REDIS_URL"}
+# What the add-ons set, in the shape they set it (settings parse these when a one-off dyno runs).
+SERVICE_CONFIG = {
+    "heroku-postgresql": ("DATABASE_URL", "postgres://u1:secret@ec2-1-2-3-4.compute-1.amazonaws.com:5432/d1"),
+    "heroku-redis": ("REDIS_URL", "rediss://:secret@ec2-5-6-7-8.compute-1.amazonaws.com:6380"),
+}
 
 
 def install(bin_dir: Path) -> None:
@@ -108,8 +113,9 @@ def heroku(args: list[str], state: dict) -> int:
     elif command == "addons:create":
         service = positional(rest)[0].split(":")[0]
         app["addons"].append(service)
-        app["config"][SERVICE_CONFIG[service]] = f"{service}://secret@host/x"
-        add_release(app, f"Attach {SERVICE_CONFIG[service].removesuffix('_URL')} ({service})")
+        variable, url = SERVICE_CONFIG[service]
+        app["config"][variable] = url
+        add_release(app, f"Attach {variable.removesuffix('_URL')} ({service})")
         print(f"Creating {positional(rest)[0]} on ⬢ {name}... done")
     elif command == "addons:wait":
         pass
@@ -130,6 +136,14 @@ def heroku(args: list[str], state: dict) -> int:
                 release["status"] = state["release_outcome"]
                 if release["status"] == "succeeded":
                     make_current(app, release)
+    elif command == "run":
+        # A one-off dyno: the command runs here, in this checkout, with the app's config vars.
+        argv = rest[rest.index("--") + 1:]
+        print(f"Running {' '.join(argv)} on ⬢ {name}... up, run.4242 (Basic)", file=sys.stderr)
+        if argv[0] == "python":
+            argv[0] = sys.executable
+        code = subprocess.run(argv, cwd=ROOT, env={**os.environ, **app["config"]}).returncode
+        return code if "--exit-code" in rest else 0
     elif command == "ps:scale":
         changes = positional(rest)
         if not changes:

@@ -14,11 +14,13 @@ from tests.conftest import BASE_DIR, need
 from tests.ops import fake_heroku
 from tests.ops.apt import ensure_commands
 from tests.ops.stub_app import StubApp
+from web.uploads.stores import ABORT_RULE_ID
 
 SCRIPT = BASE_DIR / "bin" / "deploy-heroku-container"
 APP = "practika-test"
 HEAD = "a1" * 20
 GIT_URL = f"https://git.heroku.com/{APP}.git"
+BUCKET = "practika-deploy-test"
 # Subcommands that change the platform (`ps:scale` without arguments only reads the formation).
 MUTATING = {"apps:create", "stack:set", "addons:create", "config:set", "ps:scale", "push"}
 
@@ -186,3 +188,37 @@ def test_the_script_is_shellcheck_clean():
     need("shellcheck (apt-get install shellcheck)", not ensure_commands({"shellcheck": "shellcheck"}))
     result = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_a_bucket_gets_a_rule_that_aborts_incomplete_multipart_uploads(platform, moto_endpoint):
+    """Once the app has a bucket, every deploy makes sure S3 aborts abandoned multipart uploads
+    itself, keeping the operator's own lifecycle rules; a second deploy changes nothing."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, aws_access_key_id="testing",
+                      aws_secret_access_key="testing", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    versions = {"ID": "old-versions", "Status": "Enabled", "Filter": {"Prefix": ""},
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}
+    s3.put_bucket_lifecycle_configuration(Bucket=BUCKET, LifecycleConfiguration={"Rules": [versions]})
+    try:
+        assert platform.deploy().returncode == 0
+        assert not [line for line in summary(platform.calls()) if line.startswith("run ")], "no bucket: nothing to check"
+        platform.edit(lambda s: s["apps"][APP]["config"].update(
+            AWS_STORAGE_BUCKET_NAME=BUCKET, AWS_S3_ENDPOINT_URL=moto_endpoint, AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing", AWS_S3_REGION_NAME="us-east-1",
+        ))
+
+        for outcome in ("added", "already in place"):
+            result = platform.deploy()
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert "run python manage.py storage_lifecycle" in summary(platform.calls())
+            assert f"lifecycle rule {ABORT_RULE_ID}: {outcome}" in result.stdout
+            rules = {rule["ID"]: rule for rule in s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]}
+            assert set(rules) == {"old-versions", ABORT_RULE_ID}
+            assert rules["old-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+            assert rules[ABORT_RULE_ID]["Status"] == "Enabled"
+            assert rules[ABORT_RULE_ID]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 2}
+    finally:
+        s3.delete_bucket_lifecycle(Bucket=BUCKET)
+        s3.delete_bucket(Bucket=BUCKET)

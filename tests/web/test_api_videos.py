@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -18,10 +19,13 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
 from tests.conftest import free_port, wait_http
+from tests.web.test_tus import answer_to_headers_alone
 
 from web.api import videos as api
+from web.headers import BAD_CONTENT_LENGTH
 from web.videos.models import Rendition, Video
 from web.videos.selectors import NOT_FOUND
+from web.videos.services import QUOTA_EXCEEDED
 
 pytestmark = pytest.mark.django_db
 
@@ -439,4 +443,37 @@ def test_oversized_form_fields_and_non_multipart_uploads_are_refused_as_json(cli
     assert (response.status_code, response.json()) == (413, {"error": api.FIELDS_TOO_LARGE})
     form = client.post("/core/api/videos/", "title=t", content_type="application/x-www-form-urlencoded")
     assert form.status_code == 415 and form.json()["error"]
+    assert not Video.objects.exists() and stored_files(media_root) == []
+
+
+def test_a_content_length_too_long_for_int_is_no_500(client, alice, media_root):
+    """gunicorn refuses such a Content-Length itself; other servers pass it on."""
+    video = make_video(alice, "private")
+    as_user(client, alice)
+    huge = "9" * 5000  # past the 4,300 digits int() accepts
+    edit = client.generic("PATCH", f"/core/api/videos/{video.id}/", b'{"title": "t"}',
+                          content_type="application/json", CONTENT_LENGTH=huge)
+    assert (edit.status_code, edit.json()) == (400, {"error": BAD_CONTENT_LENGTH})
+    body = encode_multipart("BoUnDaRy", {"title": "t", "file": ContentFile(b"\0" * 10, name="a.mp4")})
+    posted = client.generic("POST", "/core/api/videos/", body, content_type="multipart/form-data; boundary=BoUnDaRy",
+                            CONTENT_LENGTH=huge)
+    assert (posted.status_code, posted.json()) == (400, {"error": BAD_CONTENT_LENGTH})
+    assert Video.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_past_the_quota_is_refused_before_its_body(live_server, client, alice, settings, media_root):
+    """With Content-Length known, the quota is checked before a byte is read or written, for
+    token and session callers alike (a session's CSRF check would read the whole body first)."""
+    settings.MAX_USER_STORAGE_BYTES = 1_000_000
+    token = Token.objects.create(user=alice).key
+    client.force_login(alice)
+    session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    for credentials in (f"Authorization: Token {token}", f"Cookie: sessionid={session}"):
+        status, body = answer_to_headers_alone(live_server.url, (
+            f"POST /core/api/videos/ HTTP/1.1\r\nHost: localhost\r\n{credentials}\r\n"
+            "Content-Type: multipart/form-data; boundary=BoUnDaRy\r\nContent-Length: 2000000\r\n"
+            "Connection: close\r\n\r\n"
+        ))
+        assert (status, body) == (413, {"error": QUOTA_EXCEEDED.format(quota=0)}), credentials
     assert not Video.objects.exists() and stored_files(media_root) == []

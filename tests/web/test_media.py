@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.http import StreamingHttpResponse
 from django.utils.http import http_date
 
+from web.media.ranges import RANGE_NOT_SATISFIABLE
 from web.media.signing import media_url
 from web.videos.models import Rendition, Video
 
@@ -200,3 +201,34 @@ def test_signed_urls_expire_after_media_url_max_age(private, settings):
     url = media_url(rendition_of(private), signed=True)
     expires = int(url.split("?e=")[1].split("&")[0])
     assert abs(expires - (time.time() + settings.MEDIA_URL_MAX_AGE)) < 60
+
+
+HUGE_NUMBER = "9" * 5000  # past the 4,300 digits int() accepts
+
+
+def test_range_numbers_too_long_for_int_are_no_500(client, private):
+    url = media_url(rendition_of(private), signed=True)
+    past_the_end = client.get(url, HTTP_RANGE=f"bytes={HUGE_NUMBER}-")
+    assert past_the_end.status_code == 416
+    assert past_the_end["Content-Range"] == f"bytes */{len(MP4)}"
+    assert past_the_end.json() == {"error": RANGE_NOT_SATISFIABLE}
+    # A last byte past the end means "to the end"; a suffix longer than the file, all of it.
+    to_the_end = client.get(url, HTTP_RANGE=f"bytes=100-{HUGE_NUMBER}")
+    assert (to_the_end.status_code, body(to_the_end)) == (206, MP4[100:])
+    suffix = client.get(url, HTTP_RANGE=f"bytes=-{HUGE_NUMBER}")
+    assert (suffix.status_code, body(suffix)) == (206, MP4)
+
+
+def test_an_expiry_too_long_for_int_is_a_404(client, private):
+    url = media_url(rendition_of(private), signed=True)
+    path, query = url.split("?")
+    assert client.get(f"{path}?e={HUGE_NUMBER}&{query.split('&')[1]}").status_code == 404
+
+
+def test_an_original_is_only_ever_a_download(client, private):
+    """Whatever extension the user's filename lent it: served as its own type, an original could
+    be a page that runs script on our origin."""
+    response = client.get(media_url(private.original, signed=True))
+    assert body(response) == b"original bytes"
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"] == 'attachment; filename="original.mov"'

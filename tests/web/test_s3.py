@@ -1,4 +1,4 @@
-"""The S3 path end to end against moto's standalone S3 server, started here on a free port:
+"""The S3 path end to end against moto's standalone S3 server (tests/conftest.py moto_endpoint):
 tus into an S3 multipart upload, the pending video, /media/ redirecting to presigned URLs that
 answer Range and expire, and abandoned uploads aborted.
 """
@@ -8,11 +8,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import shutil
-import subprocess
-import sys
+import socket
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -20,42 +17,33 @@ import pytest
 import requests
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from tusclient import client as tus_client
 
-from tests.conftest import free_port, need, wait_http
-from tests.web.test_tus import absolute, alice, create, patch, server_offset, token_headers, uploads_url  # noqa: F401
+from tests.conftest import free_port, wait_http
+from tests.web.test_tus import (  # noqa: F401
+    absolute,
+    alice,
+    create,
+    patch,
+    server_offset,
+    token_headers,
+    uploads_url,
+    wait_until_locked,
+)
 from web.media.signing import media_url
 from web.uploads.models import Upload
 from web.uploads.services import uploads_expire
 from web.uploads.views import CHUNK_SIZE_HEADER, VIDEO_ID_HEADER
 from web.videos.models import Video
+from web.videos.services import QUOTA_EXCEEDED
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MiB = 1024 * 1024
 BUCKET = "practika-test"
 PRESIGNED_SECONDS = 600
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory):
-    binary = Path(sys.executable).parent / "moto_server"
-    need("moto_server (moto[server])", binary.exists() or shutil.which("moto_server") is not None)
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    proc = subprocess.Popen(
-        [str(binary) if binary.exists() else "moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        wait_http(endpoint)
-        yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture
@@ -70,7 +58,7 @@ def s3(moto_endpoint, settings):
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
+            "BACKEND": "web.media.s3.MediaS3Storage",
             "OPTIONS": {
                 "bucket_name": BUCKET,
                 "endpoint_url": moto_endpoint,
@@ -219,10 +207,112 @@ def test_through_gunicorn_configured_by_environment(s3, moto_endpoint, processes
     uploader = tus.uploader(file_path=str(source), chunk_size=4 * MiB, metadata={"filename": "duet.mov", "title": "Duet"})
     uploader.upload()
     video = Video.objects.get(id=uploader.request.response_headers[VIDEO_ID_HEADER.lower()])
-    assert s3.get_object(Bucket=BUCKET, Key=video.original)["Body"].read() == data
+    stored = s3.get_object(Bucket=BUCKET, Key=video.original)
+    assert stored["Body"].read() == data
+    assert (stored["ContentType"], stored["ContentDisposition"]) == ("application/octet-stream", 'attachment; filename="original.mov"')
 
     redirect = requests.get(f"{base}{media_url(video.original, signed=True)}", allow_redirects=False)
     assert redirect.status_code == 302
     assert parse_qs(urlsplit(redirect.headers["Location"]).query)["X-Amz-Expires"] == ["900"]
     ranged = requests.get(redirect.headers["Location"], headers={"Range": "bytes=-5"})
     assert (ranged.status_code, ranged.content) == (206, data[-5:])
+
+
+def test_objects_get_their_type_from_the_allow_list_never_from_the_client(s3, uploads_url, alice, client):
+    """An original declared text/html (multipart) or named .html (tus) is stored and served as a
+    download; outputs get their type from their generated extension, whatever the caller said."""
+    client.force_login(alice)
+    page = b"<html><script>alert(document.domain)</script></html>"
+    posted = client.post("/core/api/videos/", {
+        "title": "Not a video", "file": SimpleUploadedFile("page.mp4", page, content_type="text/html"),
+    })
+    assert posted.status_code == 201, posted.content
+    url = absolute(uploads_url, create(uploads_url, alice, len(page), filename="page.html", filetype="text/html"))
+    assert patch(url, alice, 0, page).status_code == 204
+    originals = [video.original for video in Video.objects.all()]
+    assert len(originals) == 2
+
+    for original in originals:
+        stored = s3.head_object(Bucket=BUCKET, Key=original)
+        assert stored["ContentType"] == "application/octet-stream", original
+        assert stored["ContentDisposition"] == f'attachment; filename="{original.rsplit("/", 1)[1]}"'
+        served = requests.get(client.get(media_url(original, signed=True))["Location"])
+        assert served.content == page
+        assert served.headers["Content-Type"] == "application/octet-stream"
+        assert served.headers["Content-Disposition"].startswith("attachment")
+
+    prefix = Video.objects.first().storage_prefix
+    outputs = {
+        "360p-0a1b2c3d.mp4": "video/mp4",
+        "poster-0a1b2c3d.jpg": "image/jpeg",
+        "hls/master.m3u8": "application/vnd.apple.mpegurl",
+        "hls/360p-00001.ts": "video/mp2t",
+        "hls/360p-00001.m4s": "video/iso.segment",
+        "notes.html": "application/octet-stream",
+    }
+    for name, expected in outputs.items():
+        key = default_storage.save(prefix + name, SimpleUploadedFile(name, b"x", content_type="text/html"))
+        assert s3.head_object(Bucket=BUCKET, Key=key)["ContentType"] == expected, name
+
+    # An object stored before types came from the list is still served with the listed type.
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}original.htm", Body=page, ContentType="text/html")
+    old = requests.get(default_storage.url(f"{prefix}original.htm"))
+    assert (old.content, old.headers["Content-Type"]) == (page, "application/octet-stream")
+    assert old.headers["Content-Disposition"].startswith("attachment")
+
+
+def test_a_quota_refusal_at_the_last_byte_leaves_the_s3_upload_resumable(s3, uploads_url, alice, settings, postgres):
+    """The quota is checked before the multipart upload is completed: once room is made, the
+    same last PATCH succeeds."""
+    data = os.urandom(6 * MiB + 100)
+    url = absolute(uploads_url, create(uploads_url, alice, len(data), filename="last.mp4"))
+    assert patch(url, alice, 0, data[: 5 * MiB]).status_code == 204  # one whole part in S3
+
+    # The quota shrinks (an operator lowered it): the last PATCH is refused before its body.
+    settings.MAX_USER_STORAGE_BYTES = 6 * MiB
+    refused = patch(url, alice, 5 * MiB, data[5 * MiB:])
+    assert (refused.status_code, refused.json()) == (413, {"error": QUOTA_EXCEEDED.format(quota=6)})
+    assert len(multipart_uploads(s3)) == 1 and server_offset(url, alice) == 5 * MiB
+
+    # The quota shrinks while the last PATCH's body is on its way: refused after the body, still
+    # before the multipart upload is completed.
+    settings.MAX_USER_STORAGE_BYTES = 20 * MiB
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port)) as slow:
+        slow.sendall(
+            (
+                f"PATCH {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nTus-Resumable: 1.0.0\r\n"
+                f"Authorization: {token_headers(alice)['Authorization']}\r\n"
+                f"Content-Type: application/offset+octet-stream\r\nUpload-Offset: {5 * MiB}\r\n"
+                f"Content-Length: {len(data) - 5 * MiB}\r\nConnection: close\r\n\r\n"
+            ).encode()
+            + data[5 * MiB: 5 * MiB + 10]
+        )
+        wait_until_locked(Upload.objects.get())
+        settings.MAX_USER_STORAGE_BYTES = 6 * MiB
+        slow.sendall(data[5 * MiB + 10:])
+        assert b" 413 " in slow.recv(4096).split(b"\r\n", 1)[0] + b" "
+    assert len(multipart_uploads(s3)) == 1 and server_offset(url, alice) == 5 * MiB
+    assert not Video.objects.exists()
+
+    settings.MAX_USER_STORAGE_BYTES = 20 * MiB  # room was made
+    done = patch(url, alice, 5 * MiB, data[5 * MiB:])
+    assert done.status_code == 204, done.text
+    video = Video.objects.get(id=done.headers[VIDEO_ID_HEADER])
+    assert s3.get_object(Bucket=BUCKET, Key=video.original)["Body"].read() == data
+    assert multipart_uploads(s3) == [] and keys(s3) == [video.original]
+
+
+def test_the_sweep_removes_an_upload_whose_s3_multipart_upload_is_gone(s3, uploads_url, alice):
+    """The bucket's lifecycle rule (or anything else) may abort a multipart upload the database
+    still knows: expiry removes its row with the others instead of failing on it every run."""
+    gone = absolute(uploads_url, create(uploads_url, alice, 6 * MiB, filename="gone.mp4"))
+    idle = absolute(uploads_url, create(uploads_url, alice, 6 * MiB, filename="idle.mp4"))
+    for url in (gone, idle):
+        assert patch(url, alice, 0, b"x" * 1000).status_code == 204
+    aborted = Upload.objects.get(filename="gone.mp4")
+    s3.abort_multipart_upload(Bucket=BUCKET, Key=aborted.original_name, UploadId=aborted.s3_upload_id)
+
+    assert uploads_expire(now=timezone.now() + timedelta(days=2)) == 2
+    assert not Upload.objects.exists()
+    assert multipart_uploads(s3) == [] and keys(s3) == []

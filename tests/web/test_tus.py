@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -27,9 +28,17 @@ from rest_framework.authtoken.models import Token
 from tusclient import client as tus_client
 
 from tests.conftest import free_port, need, wait_http
+from web.headers import BAD_CONTENT_LENGTH
 from web.uploads.models import Upload
-from web.uploads.services import CHECKSUM_MISMATCH, uploads_expire
-from web.uploads.views import CHUNK_MAX_HEADER, CHUNK_SIZE_HEADER, VIDEO_ID_HEADER
+from web.uploads.services import CHECKSUM_MISMATCH, UPLOAD_CHUNK_TOO_LARGE, uploads_expire
+from web.uploads.views import (
+    BAD_LENGTH,
+    BAD_OFFSET,
+    CHUNK_MAX_HEADER,
+    CHUNK_SIZE_HEADER,
+    OFFSET_CONTENT_TYPE,
+    VIDEO_ID_HEADER,
+)
 from web.videos.models import Video
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -398,3 +407,74 @@ def test_through_gunicorn_a_cut_upload_resumes(processes, alice, clip_bytes, tmp
     uploader.upload()
     assert stored_original(url).read_bytes() == clip_bytes
     assert Video.objects.get(id=uploader.request.response_headers[VIDEO_ID_HEADER.lower()]).status == "pending"
+
+
+HUGE_NUMBER = "9" * 5000  # past the 4,300 digits int() accepts
+
+
+def test_numbers_too_long_for_int_are_a_400_sentence_not_a_500(alice):
+    client = Client()
+    headers = token_headers(alice)
+    meta = metadata(filename="a.mp4")
+    created = client.post("/core/api/uploads/", headers={**headers, "Upload-Length": HUGE_NUMBER, "Upload-Metadata": meta})
+    assert (created.status_code, created.json()) == (400, {"error": BAD_LENGTH})
+
+    url = client.post("/core/api/uploads/", headers={**headers, "Upload-Length": "10", "Upload-Metadata": meta})["Location"]
+    chunk = {"content_type": OFFSET_CONTENT_TYPE, "headers": {**headers, "Upload-Offset": "0"}}
+    offset = client.generic("PATCH", url, b"x", **{**chunk, "headers": {**headers, "Upload-Offset": HUGE_NUMBER}})
+    assert (offset.status_code, offset.json()) == (400, {"error": BAD_OFFSET})
+    # gunicorn refuses such a Content-Length itself; other servers pass it on.
+    length = client.generic("PATCH", url, b"x", CONTENT_LENGTH=HUGE_NUMBER, **chunk)
+    assert (length.status_code, length.json()) == (400, {"error": BAD_CONTENT_LENGTH})
+    assert Upload.objects.get().offset == 0
+
+
+def test_one_upload_that_cannot_be_removed_does_not_stop_the_sweep(uploads_url, alice, clip_bytes, caplog):
+    stuck_url = absolute(uploads_url, create(uploads_url, alice, len(clip_bytes), filename="stuck.mp4"))
+    idle_url = absolute(uploads_url, create(uploads_url, alice, len(clip_bytes), filename="idle.mp4"))
+    # Where the stuck upload's bytes should be, a folder with a file in it: deleting it fails.
+    stuck, idle = stored_original(stuck_url), stored_original(idle_url)
+    stuck.unlink()
+    stuck.mkdir()
+    (stuck / "in-the-way").write_bytes(b"")
+
+    assert uploads_expire(now=timezone.now() + timedelta(hours=25)) == 1
+    assert list(Upload.objects.values_list("filename", flat=True)) == ["stuck.mp4"]
+    assert not idle.exists()
+    assert any(Upload.objects.get().key in record.getMessage() for record in caplog.records if record.levelname == "ERROR")
+
+
+def answer_to_headers_alone(url: str, head: str) -> tuple[int, dict]:
+    """Send a request's head and no byte of its body; the JSON answer the server gives meanwhile.
+    The read times out (a failure) if the server waits for the body instead."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(head.encode())
+        reply = b""
+        while b"\r\n\r\n" not in reply or len(reply.partition(b"\r\n\r\n")[2]) < int(
+            re.search(rb"Content-Length: (\d+)", reply, re.I)[1]
+        ):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    status, _, body = reply.partition(b"\r\n\r\n")
+    return int(status.split(b" ", 2)[1]), json.loads(body)
+
+
+def test_a_patch_over_the_advertised_maximum_is_refused_before_its_body(uploads_url, alice, settings):
+    """The row lock is held while a body streams in: a PATCH may carry Practika-Upload-Chunk-Max
+    at most, and a larger one is told so before a byte of it is read."""
+    settings.UPLOAD_CHUNK_BYTES, settings.UPLOAD_CHUNK_MAX_BYTES = 64 * 1024, 256 * 1024
+    url = absolute(uploads_url, create(uploads_url, alice, 10 * 1024 * 1024))
+    most = int(requests.head(url, headers=token_headers(alice)).headers[CHUNK_MAX_HEADER])
+    assert most == 256 * 1024
+    path = urlsplit(url).path
+    status, body = answer_to_headers_alone(url, (
+        f"PATCH {path} HTTP/1.1\r\nHost: localhost\r\nTus-Resumable: 1.0.0\r\n"
+        f"Authorization: {token_headers(alice)['Authorization']}\r\n"
+        f"Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
+        f"Content-Length: {most + 1}\r\nConnection: close\r\n\r\n"
+    ))
+    assert (status, body) == (413, {"error": UPLOAD_CHUNK_TOO_LARGE.format(limit=most)})
+    assert patch(url, alice, 0, b"x" * most).status_code == 204, "exactly the maximum is fine"

@@ -31,6 +31,7 @@ from web.api.serializers import (
     VideoUpdateSerializer,
     VideoUploadSerializer,
 )
+from web.headers import BAD_CONTENT_LENGTH, whole_number
 from web.security import UploadRateThrottle
 from web.videos import services
 from web.videos.models import new_video_id
@@ -94,12 +95,14 @@ def streaming_upload(view):
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
         if request.method == "POST":
-            try:
-                declared = int(request.META.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                declared = 0
+            declared = _declared_length(request)
+            if declared is None:
+                return json_error(BAD_CONTENT_LENGTH, 400)
             if declared > settings.MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE:
                 return json_error(TOO_LARGE, 413)
+            refused = _over_quota(request.user, declared)  # session callers, known before the CSRF check
+            if refused is not None:
+                return refused
             request.upload_handlers = [_ByteLimit(request), _DiskSpool(request)]
         try:
             return view(request, *args, **kwargs)
@@ -109,6 +112,24 @@ def streaming_upload(view):
             return json_error(FIELDS_TOO_LARGE, 413)
 
     return wrapped
+
+
+def _declared_length(request) -> int | None:
+    """The request's Content-Length (0 when there is none), or None when it is no number."""
+    header = request.META.get("CONTENT_LENGTH")
+    return whole_number(header) if header else 0
+
+
+def _over_quota(user, declared: int) -> HttpResponse | None:
+    """The 413 for a body whose file certainly takes the user past the quota, before a byte of it
+    is read: the file is at least the body less the envelope allowance."""
+    if not user.is_authenticated or declared <= MULTIPART_ALLOWANCE:
+        return None
+    try:
+        services.video_quota_check(owner=user, size=declared - MULTIPART_ALLOWANCE)
+    except services.QuotaExceeded as exc:
+        return json_error(str(exc), 413)
+    return None
 
 
 class VideoPagination(PageNumberPagination):
@@ -144,6 +165,10 @@ class VideoListView(APIView):
 
     @extend_schema(request={"multipart/form-data": VideoUploadSerializer}, responses={201: VideoSerializer})
     def post(self, request):
+        # Token callers are known only here, still before their body is read.
+        refused = _over_quota(request.user, _declared_length(request) or 0)
+        if refused is not None:
+            return refused
         data = request.data  # parses the body through streaming_upload's handlers
         if getattr(request, "upload_too_large", False):
             raise UploadTooLarge()
@@ -193,7 +218,10 @@ class VideoDetailView(APIView):
     def patch(self, request, video_id: str):
         video = self._owned(request, video_id)
         # DRF reads a JSON body whole into memory; an edit is a few fields.
-        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        declared = _declared_length(request)
+        if declared is None:
+            return json_error(BAD_CONTENT_LENGTH, 400)
+        if declared > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
             raise UploadTooLarge(BODY_TOO_LARGE)
         form = VideoUpdateSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)

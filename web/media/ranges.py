@@ -1,8 +1,8 @@
-"""Serving a local file with HTTP Range (single ranges, If-Range), streamed in small blocks."""
+"""What type a stored file is, in the bucket and on local disk alike; and serving a local file
+with HTTP Range (single ranges, If-Range), streamed in small blocks."""
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import re
 from collections.abc import Iterator
@@ -11,29 +11,42 @@ from typing import BinaryIO
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import http_date, parse_http_date_safe
 
+from web.api.errors import json_error
+from web.headers import MAX_DIGITS
+
 BLOCK = 64 * 1024
-# mimetypes knows .ts as a Qt translation file and may not know the others.
-_TYPES = {".mp4": "video/mp4", ".m4s": "video/iso.segment", ".ts": "video/mp2t", ".mov": "video/quicktime",
-          ".webm": "video/webm", ".m3u8": "application/vnd.apple.mpegurl", ".jpg": "image/jpeg",
-          ".jpeg": "image/jpeg"}
 UNSATISFIABLE = (-1, -1)
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)
+RANGE_NOT_SATISFIABLE = "The requested range is outside the file."
 
-
-# An original keeps a short extension of the user's filename: served as its own type, an
-# "original.html" or ".svg" would run script on our origin. Only media types are served as such.
-_MEDIA_PREFIXES = ("video/", "audio/", "image/jpeg", "image/png", "image/webp", "application/vnd.apple.mpegurl")
+# The only types a stored object is ever written or served with, by the extension Practika gave
+# it (storage names are generated; the user's filename lends an original at most its extension).
+# mimetypes is not asked: it knows .ts as a Qt translation file, and the client's declared type
+# never counts. Served as its own type an "original.html" or ".svg" would run script on whichever
+# origin serves it, ours or the bucket's.
+_TYPES = {".mp4": "video/mp4", ".m4s": "video/iso.segment", ".ts": "video/mp2t",
+          ".m3u8": "application/vnd.apple.mpegurl", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 DOWNLOAD = "application/octet-stream"
+# An original (web.videos.services.original_name_for) is the user's file, whatever its extension
+# claims: only ever a download.
+_ORIGINAL_PREFIX = "original"
 
 
 def content_type_for(name: str) -> str:
-    ext = os.path.splitext(name)[1].lower()
-    guessed = _TYPES.get(ext) or mimetypes.guess_type(name)[0] or DOWNLOAD
-    return guessed if guessed.startswith(_MEDIA_PREFIXES) else DOWNLOAD
+    base = os.path.basename(name)
+    if base.startswith(_ORIGINAL_PREFIX):
+        return DOWNLOAD
+    return _TYPES.get(os.path.splitext(base)[1].lower(), DOWNLOAD)
 
 
 def content_disposition_for(name: str) -> str:
     return "inline" if content_type_for(name) != DOWNLOAD else f'attachment; filename="{os.path.basename(name)}"'
+
+
+def _position(digits: str) -> int:
+    # A number longer than any file size is past every file's end: the same answer as for the
+    # largest 63-bit number, without asking int() to convert thousands of digits.
+    return int(digits) if len(digits) <= MAX_DIGITS else 2**63
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -44,14 +57,14 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         return None
     first, last = match.groups()
     if not first:  # a suffix: the last N bytes
-        suffix = int(last)
+        suffix = _position(last)
         return (max(size - suffix, 0), size - 1) if suffix and size else UNSATISFIABLE
-    start = int(first)
-    if last and int(last) < start:
+    start = _position(first)
+    if last and _position(last) < start:
         return None
     if start >= size:
         return UNSATISFIABLE
-    return start, min(int(last), size - 1) if last else size - 1
+    return start, min(_position(last), size - 1) if last else size - 1
 
 
 def _if_range_holds(value: str | None, etag: str, mtime: int) -> bool:
@@ -83,7 +96,7 @@ def ranged_file_response(request: HttpRequest, f: BinaryIO, name: str) -> HttpRe
     wanted = parse_range(header, size) if header and _if_range_holds(request.headers.get("If-Range"), etag, mtime) else None
     if wanted == UNSATISFIABLE:
         f.close()
-        response = HttpResponse(status=416)
+        response = json_error(RANGE_NOT_SATISFIABLE, 416)
         response["Content-Range"] = f"bytes */{size}"
         return response
     if wanted is not None:

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.signing import Signer
 from django.utils.crypto import constant_time_compare
 
+from web.headers import whole_number
+
 _SALT = "practika.media"
 
 
@@ -28,6 +30,7 @@ def media_url(name: str, *, signed: bool) -> str:
 
 def media_signature_valid(name: str, expires: str, signature: str) -> bool:
     """True for an untampered signature whose expiry has not passed."""
-    if not (expires.isascii() and expires.isdigit()) or int(expires) < time.time():
+    expiry = whole_number(expires)
+    if expiry is None or expiry < time.time():
         return False
-    return constant_time_compare(signature, _signature(name, int(expires)))
+    return constant_time_compare(signature, _signature(name, expiry))

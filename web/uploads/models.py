@@ -12,6 +12,14 @@ def new_upload_key() -> str:
     return secrets.token_urlsafe(24)
 
 
+class UploadQuerySet(models.QuerySet):
+    def unfinished(self) -> UploadQuerySet:
+        """Uploads a client may still continue: not complete, not idle past their expiry. Their
+        declared length is reserved from the owner's quota."""
+        cutoff = timezone.now() - timedelta(seconds=settings.UPLOAD_EXPIRY_SECONDS)
+        return self.filter(completed_at__isnull=True, updated_at__gt=cutoff)
+
+
 class Upload(models.Model):
     """One tus upload: its progress lives here, its bytes in storage, so any web process can
     take the next chunk."""
@@ -36,6 +44,8 @@ class Upload(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = UploadQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["updated_at"])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
@@ -12,7 +13,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from web.uploads.models import Upload
-from web.uploads.stores import store
+from web.uploads.stores import UploadGone, chunk_max_bytes, store, upload_chunk_bytes
 from web.videos.models import Video, new_video_id
 from web.videos.services import QuotaExceeded, original_name_for, video_create, video_quota_check
 
@@ -25,10 +26,16 @@ UPLOAD_NOT_FOUND = "No such upload."
 UPLOAD_EXPIRED = "This upload has expired; start again."
 UPLOAD_OFFSET_MISMATCH = "Upload-Offset does not match the upload's offset ({offset})."
 UPLOAD_PAST_LENGTH = "The chunk goes past Upload-Length."
+UPLOAD_CHUNK_TOO_LARGE = "A PATCH may carry at most {limit} bytes (Practika-Upload-Chunk-Max); send smaller chunks."
 UPLOAD_BUSY = "Another request is writing to this upload; retry in a moment."
 UPLOAD_COMPLETE = "This upload is complete; delete the video instead."
+UPLOAD_TOO_MANY_UNFINISHED = (
+    "You have {limit} unfinished uploads; finish or delete one of them before you start another."
+)
 CHECKSUM_MISMATCH = "The chunk does not match its Upload-Checksum."
 
+
+log = logging.getLogger(__name__)
 
 # PostgreSQL's SQLSTATE for a row that NOWAIT could not lock.
 LOCK_NOT_AVAILABLE = "55P03"
@@ -55,6 +62,8 @@ def upload_create(
         raise UploadError(UPLOAD_NO_FILENAME, 400)
     if visibility not in _visibilities():
         raise UploadError(UPLOAD_BAD_VISIBILITY.format(choices=", ".join(_visibilities())), 400)
+    if Upload.objects.unfinished().filter(owner=owner).count() >= settings.MAX_UNFINISHED_UPLOADS:
+        raise UploadError(UPLOAD_TOO_MANY_UNFINISHED.format(limit=settings.MAX_UNFINISHED_UPLOADS), 403)
     try:
         video_quota_check(owner=owner, size=length)  # before any byte arrives
     except QuotaExceeded as exc:
@@ -116,44 +125,64 @@ def upload_append(
 ) -> Upload:
     """Stores the body of one PATCH. `chunks` may end early (a dropped connection): what arrived
     is kept and the offset says so. `verify` raises UploadError when the checksum fails; then
-    nothing of this PATCH counts. On the last byte the pending video is created."""
-    with transaction.atomic():
-        upload = _lock(owner=owner, key=key)
-        if offset != upload.offset:
-            raise UploadError(UPLOAD_OFFSET_MISMATCH.format(offset=upload.offset), 409)
-        if offset + content_length > upload.length:
-            raise UploadError(UPLOAD_PAST_LENGTH, 400)
-        if upload.completed_at is not None:
-            return upload
-        received = store().append(upload, chunks, verify)
-        upload.offset = offset + received
-        upload.updated_at = timezone.now()
-        if upload.offset == upload.length:
-            upload.completed_at = upload.updated_at
-            try:
-                video_create(
-                    owner=upload.owner,
-                    title=upload.title,
-                    description=upload.description,
-                    visibility=upload.visibility,
-                    video_id=upload.video_id,
-                    original_name=upload.original_name,
-                    original_filename=upload.filename,
-                    size=upload.length,
-                )
-            except QuotaExceeded as exc:  # another upload filled the quota meanwhile
-                raise UploadError(str(exc), 413) from exc
-        # Conditional on the offset we started from: where the database has no row locks
-        # (SQLite) this still lets only one of two racing PATCHes count.
-        claimed = Upload.objects.filter(key=upload.key, offset=offset).update(
-            offset=upload.offset,
-            s3_parts=upload.s3_parts,
-            updated_at=upload.updated_at,
-            completed_at=upload.completed_at,
-        )
-        if claimed != 1:
-            raise UploadError(UPLOAD_OFFSET_MISMATCH.format(offset=offset), 409)
+    nothing of this PATCH counts. On the last byte the pending video is created, and only after
+    every check passed is the upload completed in storage: a refusal leaves it resumable."""
+    try:
+        with transaction.atomic():
+            upload = _lock(owner=owner, key=key)
+            # The lock is held while the body streams in: its size is bounded, as advertised.
+            most = chunk_max_bytes(upload_chunk_bytes(upload))
+            if content_length > most:
+                raise UploadError(UPLOAD_CHUNK_TOO_LARGE.format(limit=most), 413)
+            if offset != upload.offset:
+                raise UploadError(UPLOAD_OFFSET_MISMATCH.format(offset=upload.offset), 409)
+            if offset + content_length > upload.length:
+                raise UploadError(UPLOAD_PAST_LENGTH, 400)
+            if upload.completed_at is not None:
+                return upload
+            if offset + content_length == upload.length:
+                _quota_check(upload)  # the last PATCH: refused before its body, if it is to be refused
+            received = store().append(upload, chunks, verify)
+            upload.offset = offset + received
+            upload.updated_at = timezone.now()
+            if upload.offset == upload.length:
+                upload.completed_at = upload.updated_at
+                try:
+                    video_create(
+                        owner=upload.owner,
+                        title=upload.title,
+                        description=upload.description,
+                        visibility=upload.visibility,
+                        video_id=upload.video_id,
+                        original_name=upload.original_name,
+                        original_filename=upload.filename,
+                        size=upload.length,
+                    )
+                except QuotaExceeded as exc:  # checked again: another upload may have finished meanwhile
+                    raise UploadError(str(exc), 413) from exc
+            # Conditional on the offset we started from: where the database has no row locks
+            # (SQLite) this still lets only one of two racing PATCHes count.
+            claimed = Upload.objects.filter(key=upload.key, offset=offset).update(
+                offset=upload.offset,
+                s3_parts=upload.s3_parts,
+                updated_at=upload.updated_at,
+                completed_at=upload.completed_at,
+            )
+            if claimed != 1:
+                raise UploadError(UPLOAD_OFFSET_MISMATCH.format(offset=offset), 409)
+            if upload.completed_at is not None:
+                # Last, inside the transaction: if completing fails, nothing above counts either.
+                store().complete(upload)
+    except UploadGone:  # S3 no longer has the multipart upload (the bucket's lifecycle rule)
+        raise UploadError(UPLOAD_EXPIRED, 410) from None
     return upload
+
+
+def _quota_check(upload: Upload) -> None:
+    try:
+        video_quota_check(owner=upload.owner, size=upload.length, video_id=upload.video_id)
+    except QuotaExceeded as exc:
+        raise UploadError(str(exc), 413) from exc
 
 
 def upload_abandon(*, owner, key: str) -> None:
@@ -167,17 +196,25 @@ def upload_abandon(*, owner, key: str) -> None:
 
 def uploads_expire(*, now: datetime | None = None) -> int:
     """Removes uploads idle past UPLOAD_EXPIRY_SECONDS; unfinished ones take their bytes (and
-    S3 multipart uploads) with them. Returns how many were removed."""
+    S3 multipart uploads) with them. Returns how many were removed. One that cannot be removed
+    is logged and left for the next run; it never stops the others."""
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.UPLOAD_EXPIRY_SECONDS)
     removed = 0
     for key in Upload.objects.filter(updated_at__lt=cutoff).values_list("key", flat=True):
-        with transaction.atomic():
-            # A PATCH holding the row is activity: skip it, the next run will look again.
-            upload = Upload.objects.select_for_update(skip_locked=True).filter(key=key, updated_at__lt=cutoff).first()
-            if upload is None:
-                continue
-            if upload.completed_at is None:
-                store().discard(upload)
-            upload.delete()
-            removed += 1
+        try:
+            removed += _expire(key=key, cutoff=cutoff)
+        except Exception:
+            log.exception("could not remove expired upload %s; the next run tries again", key)
     return removed
+
+
+def _expire(*, key: str, cutoff: datetime) -> int:
+    with transaction.atomic():
+        # A PATCH holding the row is activity: skip it, the next run will look again.
+        upload = Upload.objects.select_for_update(skip_locked=True).filter(key=key, updated_at__lt=cutoff).first()
+        if upload is None:
+            return 0
+        if upload.completed_at is None:
+            store().discard(upload)
+        upload.delete()
+    return 1

@@ -9,15 +9,15 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from web.media.ranges import content_type_for
-from web.media.storage import uses_s3
+from web.media.storage import object_parameters, uses_s3
 from web.uploads.models import Upload
 
 S3_MIN_PART_BYTES = 5 * 1024 * 1024
@@ -35,16 +35,28 @@ def chunk_bytes() -> int:
     return size
 
 
+def upload_chunk_bytes(upload: Upload) -> int:
+    """The chunk size of this upload: with S3 its part size, fixed when it began."""
+    return upload.part_bytes or chunk_bytes()
+
+
 def chunk_max_bytes(chunk: int) -> int:
     """The largest PATCH a fast client should send (Practika-Upload-Chunk-Max): a whole multiple
     of its chunk size, so S3 parts are cut without a tail, and never less than one chunk."""
     return max(chunk, settings.UPLOAD_CHUNK_MAX_BYTES // chunk * chunk)
 
 
+class UploadGone(Exception):
+    """The bytes of an unfinished upload are no longer in storage (an S3 multipart upload that
+    was aborted behind the database's back, say by the bucket's lifecycle rule)."""
+
+
 class Store(Protocol):
     def begin(self, upload: Upload) -> None: ...
 
     def append(self, upload: Upload, chunks: Iterable[bytes], verify: Callable[[], None]) -> int: ...
+
+    def complete(self, upload: Upload) -> None: ...
 
     def discard(self, upload: Upload) -> None: ...
 
@@ -70,8 +82,24 @@ class LocalStore:
         verify()
         return received
 
+    def complete(self, upload: Upload) -> None:
+        """Nothing to do: the appended file already is the original."""
+
     def discard(self, upload: Upload) -> None:
         default_storage.delete(upload.original_name)
+
+
+@contextmanager
+def _multipart_upload(upload: Upload) -> Iterator[None]:
+    """S3's NoSuchUpload, for the multipart upload behind `upload`, as UploadGone."""
+    from botocore.exceptions import ClientError  # only with a bucket: import late
+
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+            raise UploadGone(upload.key) from exc
+        raise
 
 
 class S3Store:
@@ -81,6 +109,8 @@ class S3Store:
     part) in the bucket as uploads/<key>/tail-<parts>; the next PATCH prepends it to its bytes.
     The tail is only ever rewritten with a longer copy that starts with the same bytes, so its
     first (offset - parts * part size) bytes are always the ones the database acknowledged.
+    The multipart upload is completed only by complete(), after every check of the last PATCH:
+    until then a refused last PATCH can be sent again.
     """
 
     def __init__(self) -> None:
@@ -98,7 +128,7 @@ class S3Store:
 
     def begin(self, upload: Upload) -> None:
         response = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=self._key(upload.original_name), ContentType=content_type_for(upload.original_name)
+            Bucket=self.bucket, Key=self._key(upload.original_name), **object_parameters(upload.original_name)
         )
         upload.s3_upload_id = response["UploadId"]
         upload.s3_parts = []
@@ -110,7 +140,7 @@ class S3Store:
         tail_length = upload.offset - len(parts) * part_size
         received = 0
         # The spool is on disk: at most one part of it ever exists, and never in memory.
-        with tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR) as spool:
+        with tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR) as spool, _multipart_upload(upload):
             if tail_length:
                 self._read_tail(upload, len(parts), tail_length, spool)
             for chunk in chunks:
@@ -126,7 +156,6 @@ class S3Store:
             if upload.offset + received == upload.length:
                 if spool.tell() or not parts:
                     parts.append(self._upload_part(upload, len(parts) + 1, spool))
-                self._complete(upload, parts)
             elif spool.tell():
                 spool.seek(0)
                 self.client.upload_fileobj(spool, self.bucket, self._tail_key(upload, len(parts)))
@@ -158,13 +187,14 @@ class S3Store:
         spool.truncate()
         return response["ETag"]
 
-    def _complete(self, upload: Upload, parts: list[str]) -> None:
-        self.client.complete_multipart_upload(
-            Bucket=self.bucket,
-            Key=self._key(upload.original_name),
-            UploadId=upload.s3_upload_id,
-            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(parts, 1)]},
-        )
+    def complete(self, upload: Upload) -> None:
+        with _multipart_upload(upload):
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=self._key(upload.original_name),
+                UploadId=upload.s3_upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(upload.s3_parts, 1)]},
+            )
         transaction.on_commit(lambda: self._delete_tails(upload))
 
     def _delete_tails(self, upload: Upload) -> None:
@@ -174,11 +204,62 @@ class S3Store:
 
     def discard(self, upload: Upload) -> None:
         if upload.completed_at is None and upload.s3_upload_id:
-            self.client.abort_multipart_upload(
-                Bucket=self.bucket, Key=self._key(upload.original_name), UploadId=upload.s3_upload_id
-            )
+            try:
+                with _multipart_upload(upload):
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=self._key(upload.original_name), UploadId=upload.s3_upload_id
+                    )
+            except UploadGone:
+                pass  # aborted already (the bucket's lifecycle rule): what discard wants
         self._delete_tails(upload)
 
 
 def store() -> Store:
     return S3Store() if uses_s3() else LocalStore()
+
+
+# The bucket's own safety net: a multipart upload nobody completes or aborts (a failure between
+# S3 and the database, a crash mid-PATCH) keeps its parts, and costs, until aborted. Expiry
+# aborts them a day after their last PATCH; S3 aborts whatever it missed a day later.
+ABORT_RULE_ID = "practika-abort-incomplete-multipart-uploads"
+
+
+def abort_after_days() -> int:
+    return math.ceil(settings.UPLOAD_EXPIRY_SECONDS / 86400) + 1
+
+
+def bucket_abort_rule_apply(*, days: int) -> bool:
+    """Make the bucket abort multipart uploads still incomplete `days` after they began, keeping
+    every other lifecycle rule. False when the rule was already there as wanted."""
+    from botocore.exceptions import ClientError  # only with a bucket: import late
+
+    client, bucket = default_storage.connection.meta.client, default_storage.bucket_name
+    try:
+        rules = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchLifecycleConfiguration":
+            raise
+        rules = []
+    wanted = {
+        "ID": ABORT_RULE_ID,
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": days},
+    }
+    if any(_same_rule(rule, wanted) for rule in rules):
+        return False
+    others = [rule for rule in rules if rule.get("ID") != ABORT_RULE_ID]
+    # The call replaces the whole configuration: the other rules go back in as they were.
+    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [*others, wanted]})
+    return True
+
+
+def _same_rule(rule: dict, wanted: dict) -> bool:
+    # S3 may echo an empty filter back as {} or {"Prefix": ""}, and add fields of its own.
+    return (
+        rule.get("ID") == wanted["ID"]
+        and rule.get("Status") == wanted["Status"]
+        and not any((rule.get("Filter") or {}).values())
+        and not rule.get("Prefix")
+        and rule.get("AbortIncompleteMultipartUpload") == wanted["AbortIncompleteMultipartUpload"]
+    )

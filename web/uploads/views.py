@@ -22,6 +22,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
 from web.api.errors import json_error
+from web.headers import BAD_CONTENT_LENGTH, whole_number
 from web.security import UploadRateThrottle
 from web.uploads.models import Upload
 from web.uploads.services import (
@@ -32,7 +33,7 @@ from web.uploads.services import (
     upload_create,
     upload_get,
 )
-from web.uploads.stores import chunk_bytes, chunk_max_bytes
+from web.uploads.stores import chunk_bytes, chunk_max_bytes, upload_chunk_bytes
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,termination,checksum,expiration"
@@ -51,7 +52,6 @@ BAD_METADATA = "Upload-Metadata is not valid tus metadata."
 BAD_OFFSET = "Upload-Offset must be a whole number of bytes."
 BAD_CONTENT_TYPE = f"PATCH bodies must be {OFFSET_CONTENT_TYPE}."
 BAD_CHECKSUM_HEADER = "Upload-Checksum must be '<algorithm> <base64 digest>' with one of: {algorithms}."
-NEED_CONTENT_LENGTH = "PATCH needs a Content-Length."
 
 
 def _header(name: str, description: str, required: bool = True) -> OpenApiParameter:
@@ -109,7 +109,7 @@ def _chunk_headers(response: HttpResponse, chunk: int) -> None:
 def _state_headers(response: HttpResponse, upload: Upload) -> HttpResponse:
     response["Upload-Offset"] = str(upload.offset)
     response["Cache-Control"] = "no-store"
-    _chunk_headers(response, upload.part_bytes or chunk_bytes())
+    _chunk_headers(response, upload_chunk_bytes(upload))
     if upload.completed_at is None:
         response["Upload-Expires"] = http_date(upload.expires_at.timestamp())
     else:
@@ -118,9 +118,10 @@ def _state_headers(response: HttpResponse, upload: Upload) -> HttpResponse:
 
 
 def _whole_number(value: str | None, message: str) -> int:
-    if value is None or not (value.isascii() and value.isdigit()):
+    number = whole_number(value)
+    if number is None:
         raise UploadError(message, 400)
-    return int(value)
+    return number
 
 
 def _metadata(header: str) -> dict[str, str]:
@@ -185,14 +186,14 @@ class UploadResource(TusView):
         ],
         responses={204: OpenApiResponse(description="Stored; Upload-Offset says how far, and on the last "
                                         "byte Practika-Video-Id names the pending video."),
-                   **{code: _ERROR for code in (400, 401, 403, 404, 409, 410, 412, 415, 423, 460)}},
+                   **{code: _ERROR for code in (400, 401, 403, 404, 409, 410, 412, 413, 415, 423, 460)}},
     )
     def patch(self, request, key: str):
         if request.content_type.split(";")[0].strip() != OFFSET_CONTENT_TYPE:
             raise UploadError(BAD_CONTENT_TYPE, 415)
         offset = _whole_number(request.headers.get("Upload-Offset"), BAD_OFFSET)
         # Django reads nothing of a body without a Content-Length (chunked transfer).
-        content_length = _whole_number(request.headers.get("Content-Length"), NEED_CONTENT_LENGTH)
+        content_length = _whole_number(request.headers.get("Content-Length"), BAD_CONTENT_LENGTH)
         digest, expected = _checksum(request.headers.get("Upload-Checksum"))
 
         def verify() -> None:

@@ -54,18 +54,31 @@ class QuotaExceeded(Exception):
     """The upload would take its owner past MAX_USER_STORAGE_BYTES; str(exc) is for the user."""
 
 
-QUOTA_EXCEEDED = "This upload would take you past your storage quota of {quota} MB; delete some videos first."
+QUOTA_EXCEEDED = (
+    "This upload would take you past your storage quota of {quota} MB; delete some videos or "
+    "unfinished uploads first."
+)
 
 
-def video_quota_check(*, owner, size: int) -> None:
-    """Raise QuotaExceeded when `size` more bytes would not fit in the owner's quota."""
+def video_quota_check(*, owner, size: int, video_id: str | None = None) -> None:
+    """Raise QuotaExceeded when `size` more bytes would not fit in the owner's quota.
+
+    Counted: originals, renditions, and the declared length of every unfinished resumable upload
+    (reserved from its creation, so uploads in progress cannot fill a disk or a bucket), except
+    the one for `video_id`: its room is the `size` asked about."""
     from django.conf import settings
     from django.db.models import Sum
 
+    from web.uploads.models import Upload  # uploads build on videos: import late, one direction
     from web.videos.models import Rendition
 
-    used = (Video.objects.filter(owner=owner).aggregate(n=Sum("size"))["n"] or 0) + (
-        Rendition.objects.filter(video__owner=owner).aggregate(n=Sum("size_bytes"))["n"] or 0
+    reserved = Upload.objects.unfinished().filter(owner=owner)
+    if video_id:
+        reserved = reserved.exclude(video_id=video_id)
+    used = (
+        (Video.objects.filter(owner=owner).aggregate(n=Sum("size"))["n"] or 0)
+        + (Rendition.objects.filter(video__owner=owner).aggregate(n=Sum("size_bytes"))["n"] or 0)
+        + (reserved.aggregate(n=Sum("length"))["n"] or 0)
     )
     if used + size > settings.MAX_USER_STORAGE_BYTES:
         raise QuotaExceeded(QUOTA_EXCEEDED.format(quota=settings.MAX_USER_STORAGE_BYTES // 1024**2))
@@ -83,7 +96,7 @@ def video_create(
     size: int,
 ) -> Video:
     """The pending row for an original already in storage; processing is queued after commit."""
-    video_quota_check(owner=owner, size=size)
+    video_quota_check(owner=owner, size=size, video_id=video_id)
     video = Video.objects.create(
         id=video_id or new_video_id(),
         owner=owner,
