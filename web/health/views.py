@@ -7,6 +7,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from web.api.authentication import accepts_api_token
 from web.health.checks import ENDPOINT_CHECKS, overall_status, public_view, run_checks
 
 
@@ -19,6 +20,7 @@ def live(request):
 
 @require_GET
 @never_cache
+@accepts_api_token
 def health(request):
     started = time.perf_counter()
     results = run_checks(ENDPOINT_CHECKS)
