@@ -235,6 +235,9 @@ SERVER_EMAIL = env("SERVER_EMAIL", default="practika@localhost")
 # smtp+tls://user:password@host:587 in production; mail is printed to stdout by default.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.5)
+# Anonymous callers of /core/health/ get a result at most this old, shared by every web process
+# through the cache: one run writes to storage and asks every worker, too much to do per request.
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=5)
 # Thresholds of the scheduled report (seconds unless named otherwise); README lists them.
 HEALTH_MAX_PENDING_AGE = env.int("HEALTH_MAX_PENDING_AGE", default=15 * 60)
 HEALTH_MAX_PROCESSING_AGE = env.int("HEALTH_MAX_PROCESSING_AGE", default=VIDEO_JOB_TIME_LIMIT)
