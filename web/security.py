@@ -43,7 +43,9 @@ class ContentSecurityPolicyMiddleware:
 # API token endpoint, the admin) goes through authenticate(). What is ours: which address names the
 # client, what a refusal looks like, and failing open when the cache is away.
 
-LOGIN_THROTTLED = "Too many failed sign-in attempts for this account from your address; try again in a few minutes."
+LOGIN_THROTTLED = (
+    "Too many failed sign-in attempts for this account from your network; try again in a few minutes."
+)
 THROTTLE_SKIPPED = "sign-in throttle skipped: the cache is unavailable"
 # What Django's Redis and file caches raise when they cannot be reached.
 CACHE_ERRORS = (RedisError, OSError)
