@@ -10,7 +10,7 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .settings import *  # noqa: F403
-from .settings import DATABASES, LOGGING, env
+from .settings import DATABASES, LOGGING, REST_FRAMEWORK, env
 
 if not os.environ.get("SECRET_KEY"):
     raise ImproperlyConfigured(
@@ -38,7 +38,9 @@ STORAGES["staticfiles"] = {  # noqa: F405
 WHITENOISE_USE_FINDERS = False
 WHITENOISE_AUTOREFRESH = False
 
-# Heroku's router terminates TLS and says so in X-Forwarded-Proto.
+# Heroku's router terminates TLS and says so in X-Forwarded-Proto. It also appends the client's
+# address to X-Forwarded-For, and it is the only proxy: sign-in throttling counts that last hop.
+REST_FRAMEWORK["NUM_PROXIES"] = env.int("NUM_PROXIES", default=1)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 # Health probes from inside the dyno or container speak plain HTTP.

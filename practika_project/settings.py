@@ -8,6 +8,7 @@ cache and a filesystem Celery broker, all under .var/.
 from __future__ import annotations
 
 import ssl
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
     "web.videos",
     "web.uploads",
     "web.health",
@@ -57,6 +59,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Turns a sign-in that django-axes refused into its lockout page (web/security.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Inline style attributes remain in a few templates; scripts are only our static files.
@@ -238,6 +242,9 @@ SERVER_EMAIL = env("SERVER_EMAIL", default="practika@localhost")
 # smtp+tls://user:password@host:587 in production; mail is printed to stdout by default.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.5)
+# Anonymous callers of /core/health/ get a result at most this old, shared by every web process
+# through the cache: one run writes to storage and asks every worker, too much to do per request.
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=5)
 # Thresholds of the scheduled report (seconds unless named otherwise); README lists them.
 HEALTH_MAX_PENDING_AGE = env.int("HEALTH_MAX_PENDING_AGE", default=15 * 60)
 HEALTH_MAX_PROCESSING_AGE = env.int("HEALTH_MAX_PROCESSING_AGE", default=VIDEO_JOB_TIME_LIMIT)
@@ -268,11 +275,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# The throttle backend refuses an account after LOGIN_MAX_FAILURES failed sign-ins within
-# LOGIN_FAILURE_WINDOW seconds (web/security.py).
-AUTHENTICATION_BACKENDS = ["web.security.LoginThrottleBackend", "django.contrib.auth.backends.ModelBackend"]
-LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=10)
-LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=300)
+# Sign-in throttling is django-axes (web/security.py). Its backend, first, refuses a client that
+# failed LOGIN_MAX_FAILURES times for one account until LOGIN_FAILURE_WINDOW seconds pass without a
+# failure; the login page, the API's token endpoint and the admin all go through it. Failures are
+# counted per account AND client, so a stranger's guesses lock out only the stranger, never the
+# owner signing in from elsewhere (usernames are public on the library's tiles).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_MAX_FAILURES", default=10)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_FAILURE_WINDOW", default=300))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "web.security.SignInThrottle"
+AXES_CLIENT_IP_CALLABLE = "web.security.client_address"
+AXES_LOCKOUT_CALLABLE = "web.security.sign_in_refused"
+# The counters live in the cache: axes' database tables stay empty, so the admin need not list them,
+# and its start-up banner would be one more line in every process's log.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
@@ -290,6 +308,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "web.api.errors.json_exception_handler",
     # Scoped throttles only (web/security.py): reading is never throttled.
     "DEFAULT_THROTTLE_RATES": {"uploads": env("UPLOAD_RATE", default="60/hour")},
+    # Proxies in front of the web that append the client's address to X-Forwarded-For; the client is
+    # the address the outermost one appended, whatever the client wrote there itself. None here: the
+    # development server is reached directly. Production counts Heroku's router.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Practika API",

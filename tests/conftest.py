@@ -48,6 +48,15 @@ def fresh_video_lists():
     move_token()
 
 
+@pytest.fixture(autouse=True)
+def fresh_health_snapshot():
+    """/core/health/ answers anonymous callers from a run kept in this process and in the cache
+    for a few seconds: an earlier test's run must not answer this one."""
+    from web.health.checks import endpoint_snapshot_forget
+
+    endpoint_snapshot_forget()
+
+
 @pytest.fixture
 def redis_url() -> str:
     url = os.environ.get("REDIS_URL", "")

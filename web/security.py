@@ -1,5 +1,5 @@
 """Content-Security-Policy on every response (Django 5.2 has no built-in one), sign-in
-throttling and per-user upload throttling.
+throttling (django-axes, configured here) and per-user upload throttling.
 
 Scripts and styles come only from our own static files; media may come from the storage's
 own origin (S3 presigned URLs), so media and images allow any https origin. Nothing may frame
@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import logging
 
+from axes.handlers.cache import AxesCacheHandler
+from axes.helpers import get_cache
+from axes.signals import user_locked_out
 from django.conf import settings
-from django.contrib.auth.signals import user_login_failed
-from django.core.exceptions import PermissionDenied
 from django.dispatch import receiver
-from rest_framework.throttling import UserRateThrottle
+from django.http import HttpResponse
+from django.shortcuts import render
+from redis.exceptions import RedisError
+from rest_framework.exceptions import Throttled
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle, UserRateThrottle
 
 log = logging.getLogger(__name__)
 
@@ -31,56 +37,69 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
-# --- Sign-in throttling -----------------------------------------------------------------------
-# Every sign-in (the login page, the API token endpoint, the admin) goes through authenticate(),
-# so a backend first in AUTHENTICATION_BACKENDS refuses an account after LOGIN_MAX_FAILURES
-# failures within LOGIN_FAILURE_WINDOW seconds, whatever the password. It is keyed by account,
-# not address: behind Heroku's router every request comes from the router.
+# --- Sign-in throttling ----------------------------------------------------------------------
+# django-axes does the counting (settings: AXES_*): its backend, first in AUTHENTICATION_BACKENDS,
+# refuses a client that failed too often for one account, and every sign-in (the login page, the
+# API token endpoint, the admin) goes through authenticate(). What is ours: which address names the
+# client, what a refusal looks like, and failing open when the cache is away.
+
+LOGIN_THROTTLED = (
+    "Too many failed sign-in attempts for this account from your network; try again in a few minutes."
+)
+THROTTLE_SKIPPED = "sign-in throttle skipped: the cache is unavailable"
+# What Django's Redis and file caches raise when they cannot be reached.
+CACHE_ERRORS = (RedisError, OSError)
 
 
-def _failures_key(username: str) -> str:
-    from django.contrib.auth import get_user_model
-
-    pk = get_user_model()._default_manager.filter(username=username).values_list("pk", flat=True).first()
-    return f"login-failures:{pk if pk is not None else 'name:' + username[:150]}"
-
-
-def _failures(username: str) -> int:
-    from django.core.cache import cache
-
-    try:
-        return int(cache.get(_failures_key(username)) or 0)
-    except Exception:  # the cache is down: signing in matters more than throttling
-        return 0
+def client_address(request) -> str | None:
+    """The client's address: REMOTE_ADDR, or behind NUM_PROXIES proxies (production: Heroku's
+    router, which appends the address it saw to X-Forwarded-For) the hop the outermost one added.
+    Whatever the client wrote into X-Forwarded-For itself comes before that and is never read."""
+    return BaseThrottle().get_ident(request)
 
 
-class LoginThrottleBackend:
-    """Refuses (PermissionDenied stops authenticate()) while the account is throttled."""
+class SignInThrottle(AxesCacheHandler):
+    """axes' cache handler, failing open: while the cache is unreachable, signing in matters more
+    than throttling it (the upload throttle does the same)."""
 
-    def authenticate(self, request, username=None, **kwargs):
-        if username and _failures(username) >= settings.LOGIN_MAX_FAILURES:
-            raise PermissionDenied(LOGIN_THROTTLED)
-        return None
-    # No get_user(): sessions are never this backend's, and the test client's force_login()
-    # picks the first backend that has one.
+    def __init__(self) -> None:
+        pass  # the cache is looked up per call, so a changed CACHES setting is seen
+
+    @property
+    def cache(self):
+        return get_cache()
+
+    def get_failures(self, request, credentials: dict | None = None) -> int:
+        try:
+            return super().get_failures(request, credentials)
+        except CACHE_ERRORS:
+            log.warning(THROTTLE_SKIPPED)
+            return 0
+
+    def user_login_failed(self, sender, credentials: dict, request=None, **kwargs) -> None:
+        try:
+            super().user_login_failed(sender, credentials, request, **kwargs)
+        except CACHE_ERRORS:
+            log.warning(THROTTLE_SKIPPED)
 
 
-LOGIN_THROTTLED = "Too many failed sign-in attempts for this account; try again in a few minutes."
+def _retry_after() -> int:
+    return int(settings.AXES_COOLOFF_TIME.total_seconds())
 
 
-@receiver(user_login_failed)
-def _count_login_failure(sender, credentials: dict, request=None, **kwargs) -> None:
-    from django.core.cache import cache
+def sign_in_refused(request, original_response=None, credentials: dict | None = None) -> HttpResponse:
+    """What the login page and the admin answer a locked-out client (axes' lockout response)."""
+    response = render(request, "accounts/locked_out.html", {"message": LOGIN_THROTTLED}, status=429)
+    response["Retry-After"] = str(_retry_after())
+    return response
 
-    username = credentials.get("username")
-    if not username:
-        return
-    key = _failures_key(username)
-    try:
-        cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW)
-        cache.incr(key)
-    except Exception:
-        pass  # the cache is down: no throttling rather than no sign-in
+
+@receiver(user_locked_out)
+def _refuse_api_sign_in(sender, request=None, **kwargs) -> None:
+    """The token endpoint is a DRF view: axes marks DRF's request, which its middleware never sees,
+    so the endpoint would answer its usual 400. DRF turns this into a JSON 429 instead."""
+    if isinstance(request, Request):
+        raise Throttled(wait=_retry_after(), detail=LOGIN_THROTTLED)
 
 
 # --- Upload throttling ------------------------------------------------------------------------

@@ -25,6 +25,7 @@ print(json.dumps({
     "broker": app.conf.broker_url, "broker_ssl": str(app.conf.broker_use_ssl),
     "debug": settings.DEBUG, "static": settings.STORAGES["staticfiles"]["BACKEND"],
     "media": settings.STORAGES["default"]["BACKEND"],
+    "proxies": settings.REST_FRAMEWORK["NUM_PROXIES"], "login_limit": settings.AXES_FAILURE_LIMIT,
 }))
 """
 
@@ -86,6 +87,14 @@ def test_production_hardens_static_files():
     s = settings_of("practika_project.production", **PROD)
     assert s["debug"] is False
     assert s["static"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
+
+
+def test_production_counts_herokus_router_and_only_it_as_a_proxy():
+    assert settings_of("practika_project.settings")["proxies"] == 0
+    prod = settings_of("practika_project.production", **PROD)
+    assert (prod["proxies"], prod["login_limit"]) == (1, 10)
+    tuned = settings_of("practika_project.production", NUM_PROXIES="2", LOGIN_MAX_FAILURES="4", **PROD)
+    assert (tuned["proxies"], tuned["login_limit"]) == (2, 4)
 
 
 def test_production_refuses_to_start_without_secret_key():

@@ -163,3 +163,138 @@ def test_health_report_exits_2_when_the_database_is_down(postgres):
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stdout.rstrip().endswith("status: down")
     assert any(line.startswith("database ") and " FAIL " in line for line in done.stdout.splitlines())
+
+
+# --- Anonymous callers share one run of the checks --------------------------------------------
+@pytest.fixture
+def runs(monkeypatch):
+    """How often the endpoint's costly checks ran: each storage probe is a write and a delete, each
+    workers check an inspect broadcast to every worker. The real checks still run."""
+    import collections
+
+    counted: collections.Counter = collections.Counter()
+    for name in ("storage", "workers"):
+        def counting(real=checks.ENDPOINT_CHECKS[name], name=name) -> dict:
+            counted[name] += 1
+            return real()
+
+        monkeypatch.setitem(checks.ENDPOINT_CHECKS, name, counting)
+    return counted
+
+
+def test_many_anonymous_calls_run_the_checks_once(client, redis_url, runs):
+    bodies = [client.get("/core/health/").json() for _ in range(20)]
+    assert runs == {"storage": 1, "workers": 1}
+    assert all(body == bodies[0] for body in bodies)
+    assert set(bodies[0]) == {"status", "version", "duration_ms", "checks"}
+    assert set(bodies[0]["checks"]) == set(checks.ENDPOINT_CHECKS)
+    assert all(set(c) <= set(checks.PUBLIC_KEYS) and "latency_ms" in c for c in bodies[0]["checks"].values())
+
+
+def test_concurrent_anonymous_calls_run_the_checks_once(redis_url, runs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.test import Client
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda _: Client().get("/core/health/").status_code, range(48)))
+    assert statuses == [200] * 48
+    assert runs == {"storage": 1, "workers": 1}
+
+
+def test_staff_calls_run_the_checks_live(client, admin_client, redis_url, runs):
+    client.get("/core/health/")
+    admin_client.get("/core/health/")
+    admin_client.get("/core/health/")
+    client.get("/core/health/")
+    assert runs == {"storage": 3, "workers": 3}
+
+
+def test_while_another_process_refreshes_an_aged_result_still_answers(client, redis_url, runs, settings):
+    from django.core.cache import cache
+
+    first = client.get("/core/health/").json()
+    settings.HEALTH_CACHE_SECONDS = 0  # it has aged...
+    cache.add(checks.REFRESHING_KEY, "another process", timeout=30)  # ...and someone else is on it
+    assert client.get("/core/health/").json() == first
+    assert runs == {"storage": 1, "workers": 1}
+
+
+def test_at_a_cold_start_a_call_waits_for_the_process_that_is_refreshing(client, redis_url, runs):
+    import threading
+    import time
+
+    from django.core.cache import cache
+
+    theirs = {"at": None, "duration_ms": 12.5,
+              "checks": {name: {"ok": True, "latency_ms": 1.0} for name in checks.ENDPOINT_CHECKS}}
+    cache.add(checks.REFRESHING_KEY, "another process", timeout=30)
+    done = threading.Timer(0.5, lambda: cache.set(checks.SNAPSHOT_KEY, {**theirs, "at": time.time()}, 60))
+    done.start()
+    body = client.get("/core/health/").json()
+    done.join()
+    assert not runs, "this process ran the checks too"
+    assert body["status"] == "ok" and body["duration_ms"] == 12.5
+
+
+COUNT_RUNS_IN_ANOTHER_PROCESS = """
+import django
+django.setup()
+from django.test import Client
+from web.health import checks
+ran = []
+for name in ("storage", "workers"):
+    checks.ENDPOINT_CHECKS[name] = lambda real=checks.ENDPOINT_CHECKS[name], name=name: ran.append(name) or real()
+assert Client(HTTP_HOST="localhost").get("/core/health/").status_code == 200
+print(len(ran))
+"""
+
+
+def test_another_web_process_answers_from_the_same_run(client, postgres, redis_url, runs):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import BASE_DIR
+
+    from django.db import connection
+
+    client.get("/core/health/")
+    db = connection.settings_dict
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "practika_project.settings", "REDIS_URL": redis_url,
+           "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+           "HEALTH_CACHE_SECONDS": "60"}
+    other = subprocess.run([sys.executable, "-c", COUNT_RUNS_IN_ANOTHER_PROCESS], cwd=BASE_DIR, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert other.returncode == 0, other.stderr
+    assert other.stdout.split()[-1] == "0", "the other process ran the checks itself"
+    assert runs == {"storage": 1, "workers": 1}
+
+
+def test_with_the_cache_down_a_process_still_runs_the_checks_once(client, redis_url, runs):
+    from django.test import override_settings
+
+    from tests.conftest import free_port
+
+    dead = {"BACKEND": "practika_project.cache.RedisCache", "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}
+    with override_settings(CACHES={"default": dead}):
+        bodies = [client.get("/core/health/").json() for _ in range(10)]
+    assert runs == {"storage": 1, "workers": 1}
+    assert bodies[-1]["status"] == "degraded" and bodies[-1]["checks"]["cache"]["ok"] is False
+
+
+def test_a_database_outage_is_down_once_the_shared_result_is_older_than_its_max_age(
+    client, transactional_db, redis_url, settings, monkeypatch
+):
+    from django.db import connections
+
+    from tests.conftest import free_port
+
+    assert client.get("/core/health/").json()["checks"]["database"]["ok"] is True
+    monkeypatch.setitem(connections.settings["default"], "PORT", str(free_port()))
+    monkeypatch.setitem(connections.settings["default"], "HOST", "127.0.0.1")
+    assert client.get("/core/health/").status_code == 200, "a result younger than HEALTH_CACHE_SECONDS answers"
+    settings.HEALTH_CACHE_SECONDS = 0  # as if those seconds had passed
+    response = client.get("/core/health/")
+    assert response.status_code == 503 and response.json()["status"] == "down"

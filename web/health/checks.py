@@ -3,12 +3,15 @@
 Each check is a plain function that returns a dict of details (with "ok": False when it found
 a problem it can describe) or raises; run_checks() runs them concurrently in daemon threads
 under one deadline, so a service that does not answer at all costs the caller at most the
-deadline. /core/health/ runs the fast service checks; the scheduled report runs them all.
+deadline. /core/health/ runs the fast service checks (live for staff, shared for everyone else:
+endpoint_snapshot()); the scheduled report runs them all.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import os
 import re
 import shutil
 import subprocess
@@ -279,3 +282,112 @@ def public_view(results: dict[str, dict], *, staff: bool) -> dict[str, dict]:
     if staff:
         return results
     return {name: {k: v for k, v in r.items() if k in PUBLIC_KEYS} for name, r in results.items()}
+
+
+# --- /core/health/ for everyone but staff: one run, shared ------------------------------------
+# A run writes and deletes a storage object and waits for every worker to answer a broadcast,
+# about a second of a web thread: anyone calling in a loop would take the web tier down. So
+# anonymous callers get the latest run while it is younger than HEALTH_CACHE_SECONDS. It is kept
+# in the cache for every web process and in each process for itself; when it has aged, one thread
+# of one process runs the checks again while every other caller answers with the result being
+# replaced (or, at a cold start, waits for the new one). With the cache unreachable, each process
+# refreshes its own copy, still one thread at a time and at most once per HEALTH_CACHE_SECONDS.
+# The database check is shared like the others: run live it would open a PostgreSQL connection
+# per call (checks run in throwaway threads that close theirs), and a result a few seconds old
+# still answers 503 within HEALTH_CACHE_SECONDS of an outage.
+
+SNAPSHOT_KEY = "health:endpoint"
+REFRESHING_KEY = "health:endpoint:refreshing"
+_refreshing = threading.Lock()
+_latest: dict | None = None  # this process's copy: {"at": epoch seconds, "duration_ms", "checks"}
+
+
+def endpoint_run() -> dict:
+    """Run the endpoint's checks now."""
+    started = time.perf_counter()
+    results = run_checks(ENDPOINT_CHECKS)
+    return {"at": time.time(), "duration_ms": round((time.perf_counter() - started) * 1000, 2), "checks": results}
+
+
+def _age(snapshot: dict | None) -> float:
+    return math.inf if snapshot is None else time.time() - snapshot["at"]
+
+
+def _kept() -> float:
+    """A result older than this is never answered, even while a new one is on its way."""
+    return max(60.0, 2 * settings.HEALTH_CACHE_SECONDS)
+
+
+def _refresh_budget() -> int:
+    """How long a refresh may take: the checks' deadline and a few cache round trips. A process
+    that died refreshing holds the others back no longer than this."""
+    return math.ceil(settings.HEALTH_CHECK_TIMEOUT) + 5
+
+
+def endpoint_snapshot() -> dict:
+    """The endpoint's latest run, shared as described above."""
+    latest = _latest
+    if _age(latest) < settings.HEALTH_CACHE_SECONDS:
+        return latest
+    if _age(latest) < _kept():
+        if not _refreshing.acquire(blocking=False):
+            return latest  # another thread of this process is refreshing it
+    else:
+        _refreshing.acquire()  # nothing to answer with yet: wait for that thread (a bounded run)
+    try:
+        return _refresh()
+    finally:
+        _refreshing.release()
+
+
+def _refresh() -> dict:
+    global _latest
+    if _age(_latest) < settings.HEALTH_CACHE_SECONDS:
+        return _latest  # refreshed by the thread this one waited for
+    try:
+        shared = cache.get(SNAPSHOT_KEY)
+        if _age(shared) < settings.HEALTH_CACHE_SECONDS:
+            _latest = shared
+            return shared
+        claimed = cache.add(REFRESHING_KEY, os.getpid(), timeout=_refresh_budget())
+    except Exception:  # the cache is unreachable: this process keeps its own copy
+        shared, claimed = None, None
+    if claimed is False:  # another process is refreshing
+        usable = min((s for s in (shared, _latest) if _age(s) < _kept()), key=_age, default=None)
+        awaited = usable or _await_shared()
+        if awaited is not None:
+            _latest = awaited
+            return awaited
+    _latest = endpoint_run()
+    if claimed is not None:
+        try:
+            cache.set(SNAPSHOT_KEY, _latest, timeout=math.ceil(_kept()))
+            cache.delete(REFRESHING_KEY)
+        except Exception:  # the cache went away meanwhile: the next refresh finds out
+            pass
+    return _latest
+
+
+def _await_shared() -> dict | None:
+    """The run another process started, once it is in the cache; None if it never comes."""
+    end = time.monotonic() + _refresh_budget()
+    while time.monotonic() < end:
+        time.sleep(0.05)
+        try:
+            shared = cache.get(SNAPSHOT_KEY)
+        except Exception:  # the cache went away: refresh here
+            return None
+        if _age(shared) < settings.HEALTH_CACHE_SECONDS:
+            return shared
+    return None
+
+
+def endpoint_snapshot_forget() -> None:
+    """Drop this process's copy and the shared one: the next anonymous call runs the checks
+    (tests, where one test's result must not answer the next)."""
+    global _latest
+    _latest = None
+    try:
+        cache.delete_many([SNAPSHOT_KEY, REFRESHING_KEY])
+    except Exception:  # no cache, nothing shared to forget
+        pass

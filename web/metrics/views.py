@@ -10,10 +10,14 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from web.api.authentication import accepts_api_token
 from web.metrics.collector import PractikaCollector
 from web.metrics.instruments import REGISTRY
 
-FORBIDDEN = "Metrics need a staff session or Authorization: Bearer <METRICS_TOKEN>."
+FORBIDDEN = (
+    "Metrics need a staff session, a staff API token (Authorization: Token <key>) "
+    "or Authorization: Bearer <METRICS_TOKEN>."
+)
 
 
 def allowed(request) -> bool:
@@ -36,6 +40,7 @@ def scrape_registry() -> CollectorRegistry:
 
 @require_GET
 @never_cache
+@accepts_api_token
 def metrics(request):
     if not allowed(request):
         return JsonResponse({"error": FORBIDDEN}, status=403)

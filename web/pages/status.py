@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.utils import timezone
 
+from web.api.authentication import accepts_api_token
 from web.health.models import HealthReport
 
 WINDOW = timedelta(hours=24)
@@ -123,6 +124,7 @@ def _details(check: dict) -> str:
     return "; ".join(f"{k}: {v}" for k, v in check.items() if k not in ("ok", "latency_ms"))
 
 
+@accepts_api_token
 @login_required
 def status(request):
     if not request.user.is_staff:
