@@ -79,6 +79,11 @@ def _beat_or_none(video_id: str, token: str, progress: int | None = None) -> boo
         return None
 
 
+def _detail(exc: BaseException | None) -> str:
+    """What went wrong, for staff: the exception's type and text (ffmpeg's last lines, paths)."""
+    return "" if exc is None else f"{type(exc).__name__}: {exc}"[:2000]
+
+
 class _Attempt:
     def __init__(self, video: Video, claim: Claim, workdir: Path) -> None:
         self.video = video
@@ -96,10 +101,8 @@ class _Attempt:
         except (pipeline.MediaRejected, pipeline.OverLimit) as exc:
             JobStep.finish(step.id, JobStep.Outcome.FAILED, str(exc), _detail(exc.__cause__))
             raise
-        except (ClaimLost, ffmpeg.Stopped) as exc:
+        except (ClaimLost, ffmpeg.Stopped):  # Stopped: the heartbeat saw the claim go
             JobStep.finish(step.id, JobStep.Outcome.FAILED, CLAIM_LOST)
-            if isinstance(exc, ffmpeg.Stopped):
-                raise ClaimLost(self.video.id) from exc
             raise
         except Exception as exc:
             # The owner gets a sentence; what happened is for staff (and the log).
@@ -239,7 +242,7 @@ def video_process(*, video_id: str) -> None:
         workdir = tempfile.TemporaryDirectory(prefix=f"practika-{video_id}-")
         with _Heartbeat(video_id, claim.token, on_lost=children.stop), workdir as tmp, children:
             _run(_Attempt(video, claim, Path(tmp)))
-    except ClaimLost:
+    except (ClaimLost, ffmpeg.Stopped):
         log.warning("video %s attempt %s lost its claim; stopping", video_id, claim.attempt)
     except pipeline.OverLimit as exc:
         log.warning("video %s attempt %s hit a limit: %s", video_id, claim.attempt, exc.__cause__)
@@ -250,11 +253,6 @@ def video_process(*, video_id: str) -> None:
     except Exception:
         log.exception("processing video %s attempt %s failed", video_id, claim.attempt)
         Video.mark_failed(video_id, claim.token, PROCESSING_FAILED)
-
-
-def _detail(exc: BaseException | None) -> str:
-    """What went wrong, for staff: the exception's type and text (ffmpeg's last lines, paths)."""
-    return "" if exc is None else f"{type(exc).__name__}: {exc}"[:2000]
 
 
 def _remove_crashed_workdirs(video_id: str) -> None:

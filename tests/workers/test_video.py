@@ -575,6 +575,17 @@ def test_recover_silent_requeues_then_fails_after_three_attempts(alice, clean_re
     assert worker.video_recover_silent(silent_for=timedelta(minutes=10)) == [], "a second run is a no-op"
 
 
+def test_a_ready_video_whose_reprocess_keeps_crashing_goes_back_to_ready(alice, tmp_path):
+    (tmp_path / "x.mp4").write_bytes(b"x")
+    video = add_video(alice, tmp_path / "x.mp4")
+    age(video, status="processing", attempts=3, heartbeat_at=timezone.now() - timedelta(minutes=30),
+        first_ready_at=timezone.now() - timedelta(days=1))
+    assert worker.video_recover_silent(silent_for=timedelta(minutes=10)) == [video.id]
+    video.refresh_from_db()
+    assert (video.status, video.error) == ("ready", REPROCESSING_FAILED.format(reason=worker.CRASHED_REPEATEDLY))
+    assert stored(video) == [video.original]
+
+
 def test_requeue_publishes_only_pending_videos_nobody_claimed(alice, clean_redis, tmp_path):
     (tmp_path / "x.mp4").write_bytes(b"x")
     lost, fresh, busy = (add_video(alice, tmp_path / "x.mp4") for _ in range(3))
