@@ -3,8 +3,9 @@
 Celery enforces soft_time_limit and time_limit (workers/tasks.py) only in the prefork pool, whose
 children it can signal and kill; the threads pool runs a task for as long as it likes, so one
 self-check stuck on a dead socket would hold a thread for good. A prefork short@ node would cost
-a process per slot on a 512 MB dyno (measured idle, four slots: +152 MiB PSS, +338 MiB RSS), so
-this pool keeps threads and adds a watchdog thread:
+a process per slot on a 512 MB dyno (measured, the idle `worker` tree: 275 MiB PSS with four
+threads, 427 MiB with four prefork processes), so this pool keeps threads and adds a watchdog
+thread:
 
 - past its soft limit a task gets SoftTimeLimitExceeded raised in its thread, as prefork does
   with a signal (Python delivers it at the task's next bytecode, so a call blocked in C sees it
