@@ -57,6 +57,22 @@ def fresh_health_snapshot():
     endpoint_snapshot_forget()
 
 
+@pytest.fixture(autouse=True)
+def no_heartbeat_outside_the_test_transaction(request, monkeypatch):
+    """A processing job's heartbeat thread has a database connection of its own, which cannot
+    see the rows of a test that runs inside one open transaction (django_db without
+    transaction=True): it would take its video for deleted and stop the job's ffmpeg. Such tests
+    run the job in-process with no heartbeat; tests with committed rows keep it."""
+    marker = request.node.get_closest_marker("django_db")
+    if "transactional_db" in request.fixturenames or (marker and marker.kwargs.get("transaction")):
+        return
+    import threading
+
+    from workers import video
+
+    monkeypatch.setattr(video, "HEARTBEAT_SECONDS", threading.TIMEOUT_MAX)
+
+
 @pytest.fixture
 def redis_url() -> str:
     url = os.environ.get("REDIS_URL", "")

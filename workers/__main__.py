@@ -1,9 +1,12 @@
 """The `worker` process type: two Celery nodes in one dyno.
 
 Video jobs and short jobs (self-checks, reaping) get nodes of their own, so a long transcode
-never delays a self-check. Signals are passed on to both nodes. A node that exits on its own is
-started again (up to MAX_RESTARTS a minute); past that, or while stopping, the other is stopped
-too, so the platform restarts the whole process rather than run half a worker.
+never delays a self-check. The video node runs the prefork pool (Celery's time limits kill a
+child); the short node runs threads, cheaper in memory, with those limits enforced by
+workers/pool.py, which ends the node past a hard limit. Signals are passed on to both nodes. A
+node that exits on its own is started again (up to MAX_RESTARTS a minute); past that, or while
+stopping, the other is stopped too, so the platform restarts the whole process rather than run
+half a worker.
 """
 
 from __future__ import annotations
@@ -62,11 +65,13 @@ def main() -> int:
     guard = functools.partial(_background_child, os.getpid()) if sys.platform.startswith("linux") else None
     commands = {
         "video": _node("video", settings.VIDEO_QUEUE, "-c", video_concurrency),
-        "short": _node("short", settings.SHORT_QUEUE, "-P", "threads", "-c", "4"),
+        "short": _node("short", settings.SHORT_QUEUE, "-P", "custom", "-c", "4"),
     }
+    # `-P custom` is Celery's hook for a pool of one's own: threads with time limits enforced.
+    environments = {"video": os.environ, "short": {**os.environ, "CELERY_CUSTOM_WORKER_POOL": "workers.pool:TaskPool"}}
 
     def start(name: str) -> subprocess.Popen:
-        return subprocess.Popen(commands[name], start_new_session=True, preexec_fn=guard)
+        return subprocess.Popen(commands[name], env=environments[name], start_new_session=True, preexec_fn=guard)
 
     nodes = {name: start(name) for name in commands}
     stopping = False

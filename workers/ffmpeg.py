@@ -11,6 +11,7 @@ upload could otherwise make ffmpeg read /etc/passwd, or another user's video, in
 
 from __future__ import annotations
 
+import contextvars
 import ctypes
 import os
 import resource
@@ -41,6 +42,58 @@ class FFmpegError(Exception):
     def __init__(self, message: str, *, over_limit: bool = False) -> None:
         super().__init__(message)
         self.over_limit = over_limit
+
+
+class Stopped(Exception):
+    """The child was stopped on purpose through a StopSwitch: its job was called off."""
+
+
+class StopSwitch:
+    """Lets another thread stop the fenced children of one job.
+
+    Children started by run_limited while `with switch:` is in force (in that thread) are
+    tracked; stop() kills the one running at once and any started after it, and run_limited
+    then raises Stopped. A video attempt's heartbeat thread uses it to end ffmpeg as soon as
+    the attempt lost its claim (the video was deleted or recovered elsewhere).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen] = set()
+        self._stopped = False
+        self._token: contextvars.Token | None = None
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            running = list(self._running)
+        for proc in running:
+            _kill_group(proc)
+
+    def _track(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._running.add(proc)
+            stopped = self._stopped
+        if stopped:
+            _kill_group(proc)
+
+    def _untrack(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._running.discard(proc)
+
+    def __enter__(self) -> StopSwitch:
+        self._token = _current_switch.set(self)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        _current_switch.reset(self._token)
+
+
+_current_switch: contextvars.ContextVar[StopSwitch | None] = contextvars.ContextVar("stop_switch", default=None)
 
 
 def ffmpeg_binary() -> str:
@@ -180,7 +233,8 @@ def run_limited(
     on_line: Callable[[str], None],
     cwd: Path | None = None,
 ) -> None:
-    """Run argv fenced; each stdout line goes to on_line as it arrives. Raises FFmpegError."""
+    """Run argv fenced; each stdout line goes to on_line as it arrives. Raises FFmpegError, or
+    Stopped when the StopSwitch in force stopped it."""
     proc = subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,
@@ -191,6 +245,9 @@ def run_limited(
         start_new_session=True,
         preexec_fn=_limit_child(int(cpu_seconds) + 1, max_memory_bytes()),
     )
+    switch = _current_switch.get()
+    if switch is not None:
+        switch._track(proc)
     tail: deque[str] = deque(maxlen=20)
     drain = threading.Thread(target=lambda: tail.extend(_lines(proc.stderr)), daemon=True)
     drain.start()
@@ -213,10 +270,14 @@ def run_limited(
     finally:
         timer.cancel()
         drain.join(5)
+        if switch is not None:
+            switch._untrack(proc)
     if code == 0 and not timed_out.is_set():
         return
     log = "\n".join(tail)
     name = Path(argv[0]).name
+    if switch is not None and switch.stopped:
+        raise Stopped(f"{name} was stopped: its job was called off")
     if timed_out.is_set():
         raise FFmpegError(f"{name} ran past its {timeout:.0f} s timeout\n{log}", over_limit=True)
     if code in (-signal.SIGXCPU, -signal.SIGKILL):

@@ -55,6 +55,11 @@ class MediaRejected(Exception):
     """The upload can't become a video; str() is a sentence for its owner."""
 
 
+class OverLimit(Exception):
+    """A fenced child ran out of its time, CPU or memory: a busy or small machine, not a verdict
+    on the file, so it may be tried again; str() is a sentence for its owner."""
+
+
 @dataclass(frozen=True)
 class Probe:
     format_name: str  # the demuxer's short name, passed to ffmpeg as -f
@@ -108,7 +113,7 @@ def _facts_fenced(path: Path) -> dict:
             cwd=Path(__file__).resolve().parent.parent,
         )
     except ffmpeg.FFmpegError as exc:
-        raise MediaRejected(NOT_A_VIDEO) from exc
+        raise (OverLimit(OVER_LIMIT) if exc.over_limit else MediaRejected(NOT_A_VIDEO)) from exc
     return json.loads(lines[-1])
 
 
@@ -295,7 +300,7 @@ def _run(args: list[str], outputs: list[Path], **limits) -> None:
         for output in outputs:
             output.unlink(missing_ok=True)
         if isinstance(exc, ffmpeg.FFmpegError):
-            raise MediaRejected(OVER_LIMIT if exc.over_limit else CONVERSION_FAILED) from exc
+            raise (OverLimit(OVER_LIMIT) if exc.over_limit else MediaRejected(CONVERSION_FAILED)) from exc
         raise
 
 

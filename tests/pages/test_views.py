@@ -13,7 +13,7 @@ from django.utils import timezone
 from web.health.models import HealthReport
 from web.pages.status import latency_chart
 from web.pages.templatetags.practika import duration
-from web.videos.models import Video
+from web.videos.models import REPROCESSING_FAILED, Video
 
 PASSWORD = "a-long practice passphrase"
 
@@ -138,6 +138,15 @@ def test_the_library_shows_progress_and_failure_reasons(client, alice):
     html = client.get("/?show=mine").content.decode()
     assert "Etude" in html and "processing 42 %" in html
     assert "This file is not a video." in html
+
+
+def test_the_owner_is_told_that_a_reprocess_failed_while_the_earlier_version_plays(client, alice, bob):
+    error = REPROCESSING_FAILED.format(reason="The video is too long: the limit is 1 minute.")
+    video = _video(alice, visibility="public", status="ready", error=error)
+    client.force_login(alice)
+    assert error in client.get(f"/videos/{video.id}/").content.decode()
+    client.force_login(bob)
+    assert error not in client.get(f"/videos/{video.id}/").content.decode()
 
 
 def test_the_library_pages(client, alice):

@@ -55,8 +55,8 @@ def _rename(video: Video) -> None:
 
 
 def _progress(video: Video) -> None:
-    Video.objects.filter(id=video.id).update(status="processing", attempts=1)
-    Video.beat(video.id, 1, progress=42)
+    Video.objects.filter(id=video.id).update(status="processing", attempts=1, claim="attempt-1")
+    Video.beat(video.id, "attempt-1", progress=42)
 
 
 def _new_rendition(video: Video) -> None:

@@ -261,7 +261,7 @@ def test_history_shows_each_attempt_and_step_to_the_owner(client, alice, bob):
     mine = as_user(client, alice).get(f"/core/api/videos/{video.id}/").json()["history"]
     assert mine == [{
         "attempt": 1, "step": "probe", "started_at": mine[0]["started_at"], "finished_at": None,
-        "outcome": "failed", "reason": "Not a video.",
+        "outcome": "failed", "reason": "Not a video.", "detail": None,
     }]
     assert as_user(client, bob).get(f"/core/api/videos/{video.id}/").json()["history"] == []
 

@@ -75,7 +75,7 @@ def test_ffmpeg_out_of_memory_is_told_apart_from_a_damaged_file(clip, tmp_path, 
     src = clip("clip.mp4", width=1920, height=1080, seconds=0.2)
     probe = pipeline.probe(src, max_seconds=60)
     monkeypatch.setenv("FFMPEG_MAX_MEMORY_BYTES", str(100 * 1024**2))  # not even its libraries fit
-    with pytest.raises(pipeline.MediaRejected, match=pipeline.OVER_LIMIT):
+    with pytest.raises(pipeline.OverLimit, match=pipeline.OVER_LIMIT):
         rungs = pipeline.ladder(probe)
         pipeline.transcode(src, probe, rungs, {rung.label: tmp_path / rung.label for rung in rungs})
     assert sorted(tmp_path.iterdir()) == [src]

@@ -32,9 +32,19 @@ class RenditionSerializer(serializers.ModelSerializer):
 
 
 class JobStepSerializer(serializers.ModelSerializer):
+    """One step of the history: `reason` is a sentence for the owner; `detail` (exception text,
+    ffmpeg's last lines, paths) is for staff only, null for anyone else."""
+
+    detail = serializers.SerializerMethodField()
+
     class Meta:
         model = JobStep
-        fields = ["attempt", "step", "started_at", "finished_at", "outcome", "reason"]
+        fields = ["attempt", "step", "started_at", "finished_at", "outcome", "reason", "detail"]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_detail(self, step: JobStep) -> str | None:
+        request = self.context.get("request")
+        return (step.detail or None) if request and request.user.is_staff else None
 
 
 class VideoSerializer(serializers.ModelSerializer):
@@ -98,7 +108,7 @@ class VideoDetailSerializer(VideoSerializer):
         request = self.context.get("request")
         if not (_is_owner(self.context, video) or (request and request.user.is_staff)):
             return []
-        return JobStepSerializer(video.steps.all(), many=True).data
+        return JobStepSerializer(video.steps.all(), many=True, context=self.context).data
 
 
 @extend_schema_field(OpenApiTypes.BINARY)

@@ -18,7 +18,7 @@ class JobStepInline(admin.TabularInline):
     model = JobStep
     extra = 0
     can_delete = False
-    readonly_fields = ["attempt", "step", "started_at", "finished_at", "outcome", "reason"]
+    readonly_fields = ["attempt", "step", "started_at", "finished_at", "outcome", "reason", "detail"]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -32,7 +32,7 @@ class VideoAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     readonly_fields = [
         "id", "status", "progress", "error", "original", "original_filename", "size", "duration",
-        "width", "height", "poster", "attempts", "heartbeat_at", "queued_at", "created_at",
-        "processed_at",
+        "width", "height", "poster", "attempts", "claim", "heartbeat_at", "queued_at", "created_at",
+        "processed_at", "first_ready_at",
     ]
     inlines = [RenditionInline, JobStepInline]

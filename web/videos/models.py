@@ -4,22 +4,36 @@ State changes are short methods that claim by conditional update: each one names
 expects, and when the row is not in that state the update touches nothing and the caller backs
 off. A job delivered twice, a zombie worker woken after recovery, and a reaper racing a worker
 therefore do no harm.
+
+An attempt is fenced by its claim, a random token written when it takes the video and never
+reused: `attempts` counts the attempts since the last reprocess (a reprocess starts it again),
+so it cannot tell a zombie of before a reprocess from the attempt that runs now.
+
+A video that was ever ready keeps what plays whatever a later attempt does: a failed reprocess
+puts it back to ready with a sentence in `error`, and only a video that never played loses its
+original when its file turns out not to be a usable video.
 """
 
 from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from web.videos.changes import ChangeTrackingQuerySet
 
-# After this many claimed attempts that crashed, a video is failed instead of re-queued.
+# After this many claimed attempts that crashed (or hit a limit), a video fails instead of
+# going back to the queue.
 MAX_ATTEMPTS = 3
+
+# The error of a video that was ready before an attempt that failed: its earlier renditions play.
+REPROCESSING_FAILED = "Reprocessing failed; the earlier version still plays. {reason}"
 
 
 def new_video_id() -> str:
@@ -56,6 +70,10 @@ class Video(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     poster = models.CharField(max_length=500, blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The running attempt's claim token (see the module docstring); empty before the first claim.
+    claim = models.CharField(max_length=32, blank=True, default="", db_default="", editable=False)
+    # When the video first became ready; never cleared, so a failed reprocess knows it plays.
+    first_ready_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # When the job of the video's current pending round was published (stamped just before the
     # publish). NULL means no job has been: a new upload, a reprocess or a released attempt whose
@@ -85,58 +103,77 @@ class Video(models.Model):
         return cls.objects.filter(id=video_id, **expect).update(**changes) == 1
 
     @classmethod
-    def claim_for_processing(cls, video_id: str) -> int | None:
-        """Take a pending video; the new attempt number, or None when someone else has it."""
+    def claim_for_processing(cls, video_id: str) -> Claim | None:
+        """Take a pending video: the new attempt's number and token, or None when someone else has it."""
         now = timezone.now()
+        token = secrets.token_hex(16)
         claimed = cls._update(
             video_id, {"status": cls.Status.PENDING},
-            status=cls.Status.PROCESSING, attempts=F("attempts") + 1, progress=0, error="",
+            status=cls.Status.PROCESSING, claim=token, attempts=F("attempts") + 1, progress=0, error="",
             heartbeat_at=now,
         )
         if not claimed:
             return None
-        return cls.objects.values_list("attempts", flat=True).get(id=video_id)
+        return Claim(cls.objects.values_list("attempts", flat=True).get(id=video_id), token)
 
     @classmethod
-    def _mine(cls, attempt: int) -> dict:
-        return {"status": cls.Status.PROCESSING, "attempts": attempt}
+    def _mine(cls, token: str, silent_since: datetime | None = None) -> dict:
+        """The row as the attempt holding `token` left it (and silent since then, for the reaper)."""
+        expect = {"status": cls.Status.PROCESSING, "claim": token}
+        if silent_since is not None:
+            expect["heartbeat_at__lt"] = silent_since
+        return expect
 
     @classmethod
-    def beat(cls, video_id: str, attempt: int, progress: int | None = None, **fields) -> bool:
+    def beat(cls, video_id: str, token: str, progress: int | None = None, **fields) -> bool:
         """Heartbeat (and progress) of a running attempt; False once the attempt lost its claim."""
         if progress is not None:
             fields["progress"] = max(0, min(100, int(progress)))
-        return cls._update(video_id, cls._mine(attempt), heartbeat_at=timezone.now(), **fields)
+        return cls._update(video_id, cls._mine(token), heartbeat_at=timezone.now(), **fields)
 
     @classmethod
-    def mark_ready(cls, video_id: str, attempt: int, *, duration: float, width: int, height: int) -> bool:
+    def mark_ready(cls, video_id: str, token: str, *, duration: float, width: int, height: int) -> bool:
+        now = timezone.now()
         return cls._update(
-            video_id, cls._mine(attempt),
+            video_id, cls._mine(token),
             status=cls.Status.READY, progress=100, error="", duration=duration, width=width,
-            height=height, processed_at=timezone.now(), heartbeat_at=timezone.now(),
+            height=height, processed_at=now, heartbeat_at=now,
+            first_ready_at=Coalesce(F("first_ready_at"), now),
         )
 
     @classmethod
-    def mark_failed(cls, video_id: str, attempt: int, error: str) -> bool:
-        return cls._update(
-            video_id, cls._mine(attempt),
+    def mark_failed(cls, video_id: str, token: str, error: str, *, silent_since: datetime | None = None) -> str | None:
+        """End an attempt that failed, keeping every file: a video that was ever ready goes back
+        to ready (its earlier renditions play) with the reason in `error`, any other becomes
+        failed. The status it ended in, or None when the attempt had lost its claim."""
+        mine = cls._mine(token, silent_since)
+        if cls._update(
+            video_id, {**mine, "first_ready_at__isnull": False},
+            status=cls.Status.READY, progress=100, error=REPROCESSING_FAILED.format(reason=error),
+        ):
+            return cls.Status.READY
+        if cls._update(
+            video_id, {**mine, "first_ready_at__isnull": True},
             status=cls.Status.FAILED, error=error, processed_at=timezone.now(),
+        ):
+            return cls.Status.FAILED
+        return None
+
+    @classmethod
+    def mark_rejected(cls, video_id: str, token: str, error: str) -> bool:
+        """Fail a video that never played because its file is not a usable video, forgetting its
+        original and poster; True when the caller must remove its files. False (nothing changed)
+        for a video that was ever ready: mark_failed keeps what it has."""
+        return cls._update(
+            video_id, {**cls._mine(token), "first_ready_at__isnull": True},
+            status=cls.Status.FAILED, error=error, processed_at=timezone.now(), original="", poster="",
         )
 
     @classmethod
-    def release_silent(cls, video_id: str, attempt: int, silent_since: datetime) -> bool:
-        """Give a crashed attempt's video back to the queue (it stays claimable as pending)."""
-        return cls._update(
-            video_id, {**cls._mine(attempt), "heartbeat_at__lt": silent_since},
-            status=cls.Status.PENDING, queued_at=None,
-        )
-
-    @classmethod
-    def fail_silent(cls, video_id: str, attempt: int, silent_since: datetime, error: str) -> bool:
-        return cls._update(
-            video_id, {**cls._mine(attempt), "heartbeat_at__lt": silent_since},
-            status=cls.Status.FAILED, error=error, processed_at=timezone.now(),
-        )
+    def release(cls, video_id: str, token: str, *, silent_since: datetime | None = None) -> bool:
+        """Give an attempt's video back to the queue (it stays claimable as pending): after a
+        crash (silent since `silent_since`) or a limit hit."""
+        return cls._update(video_id, cls._mine(token, silent_since), status=cls.Status.PENDING, queued_at=None)
 
     @classmethod
     def mark_queued(cls, video_id: str, **expect) -> datetime | None:
@@ -159,6 +196,13 @@ class Video(models.Model):
             video_id, {"status__in": [cls.Status.READY, cls.Status.FAILED]},
             status=cls.Status.PENDING, attempts=0, progress=0, error="", queued_at=None,
         )
+
+
+class Claim(NamedTuple):
+    """What claim_for_processing hands the attempt: its number (for the history) and its token."""
+
+    attempt: int
+    token: str
 
 
 class Rendition(models.Model):
@@ -194,7 +238,10 @@ class JobStep(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
+    # A sentence for the owner; what went wrong in detail (exception text, ffmpeg's last words,
+    # paths) is for staff only, in `detail`.
     reason = models.TextField(blank=True, default="")
+    detail = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["started_at", "id"]
@@ -203,9 +250,9 @@ class JobStep(models.Model):
         return f"{self.video_id} #{self.attempt} {self.step}: {self.outcome}"
 
     @classmethod
-    def finish(cls, step_id: int, outcome: str, reason: str = "") -> bool:
+    def finish(cls, step_id: int, outcome: str, reason: str = "", detail: str = "") -> bool:
         return cls.objects.filter(id=step_id, outcome=cls.Outcome.RUNNING).update(
-            outcome=outcome, reason=reason, finished_at=timezone.now()
+            outcome=outcome, reason=reason, detail=detail, finished_at=timezone.now()
         ) == 1
 
     @classmethod

@@ -176,7 +176,13 @@ def storage_names_under(prefix: str) -> Iterator[str]:
 def video_delete(*, video: Video) -> None:
     """Remove the row (renditions and history go with it) and every stored file it had."""
     prefix = video.storage_prefix
-    video.delete()
+    with transaction.atomic():
+        # The row lock comes first: a worker inserts a rendition or a job step only while it
+        # holds the same lock (workers/video.py), so its row is either committed before Django
+        # collects what to cascade, or the worker finds the video gone and stops. A row landing
+        # between the collection and the DELETE would fail its foreign key check at commit.
+        list(Video.objects.select_for_update().filter(id=video.id).values_list("id", flat=True))
+        video.delete()
     for name in list(storage_names_under(prefix)):
         default_storage.delete(name)
     _remove_empty_local_folder(prefix)

@@ -171,8 +171,9 @@
         }
       }
       if (v.status === "ready") box.hidden = true;
-      // A failure is best shown by the server's page: the reason and the reprocess button.
-      if (v.status === "failed") location.reload();
+      // A failure is best shown by the server's page: the reason and the reprocess button. A
+      // failed reprocess ends ready (the earlier version plays) with its reason in `error`.
+      if (v.status === "failed" || (v.status === "ready" && v.error)) location.reload();
     });
   }
   showLoop();
