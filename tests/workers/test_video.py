@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from practika_project.celery import app as celery_app
 from tests.conftest import free_port
-from tests.web.test_s3 import keys, moto_endpoint, s3  # noqa: F401 (fixtures)
+from tests.web.test_s3 import keys, s3  # noqa: F401 (fixtures)
 from web.videos import services
 from web.videos.models import REPROCESSING_FAILED, JobStep, Rendition, Video
 from workers import pipeline
