@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from bench.users import bench_user
-from web.videos.models import Rendition, Video, new_video_id
+from domain.videos.models import Rendition, Video, new_video_id
 
 LADDER = (("360p", 640, 360), ("720p", 1280, 720))
 

@@ -16,8 +16,8 @@ def bench_user():
 def bench_user_reset() -> None:
     """No videos or uploads left from an earlier benchmark: they would count against the user's
     storage quota (MAX_USER_STORAGE_BYTES), and their files are gone with the run's media."""
-    from web.uploads.models import Upload
-    from web.videos.models import Video
+    from domain.uploads.models import Upload
+    from domain.videos.models import Video
 
     user = bench_user()
     Upload.objects.filter(owner=user).delete()

@@ -38,9 +38,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "axes",
-    "web.videos",
-    "web.uploads",
-    "web.health",
+    "domain.videos",
+    "domain.uploads",
+    "domain.health",
+    "workers",
     "web.pages",
     "web.accounts",
 ]
@@ -184,7 +185,7 @@ MEDIA_URL = "/media/"
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
 if AWS_STORAGE_BUCKET_NAME:
     _default_storage = {
-        "BACKEND": "web.media.s3.MediaS3Storage",
+        "BACKEND": "domain.s3_storage.MediaS3Storage",
         "OPTIONS": {
             "bucket_name": AWS_STORAGE_BUCKET_NAME,
             "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
@@ -319,8 +320,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Videos and health reports both have a `status`: name their enums apart.
     "ENUM_NAME_OVERRIDES": {
-        "VideoStatusEnum": "web.videos.models.Video.Status",
-        "HealthStatusEnum": "web.health.models.HealthReport.Status",
+        "VideoStatusEnum": "domain.videos.models.Video.Status",
+        "HealthStatusEnum": "domain.health.models.HealthReport.Status",
     },
 }
 

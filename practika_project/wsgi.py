@@ -19,7 +19,10 @@ NO_STATIC_MANIFEST = (
 
 
 def require_static_manifest() -> None:
-    from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
+    from django.contrib.staticfiles.storage import (
+        ManifestFilesMixin,
+        staticfiles_storage,
+    )
 
     try:
         # The storage loads the manifest as it is made: no file gives no names.

@@ -43,7 +43,7 @@ def media_root(settings, tmp_path):
 def fresh_video_lists():
     """Each test's rows are rolled back, not deleted, so nothing moved the change token: without
     this, a list page cached by an earlier test could be served in this one."""
-    from web.videos.changes import move_token
+    from domain.videos.changes import move_token
 
     move_token()
 
@@ -52,7 +52,7 @@ def fresh_video_lists():
 def fresh_health_snapshot():
     """/core/health/ answers anonymous callers from a run kept in this process and in the cache
     for a few seconds: an earlier test's run must not answer this one."""
-    from web.health.checks import endpoint_snapshot_forget
+    from domain.health.checks import endpoint_snapshot_forget
 
     endpoint_snapshot_forget()
 
@@ -68,7 +68,7 @@ def no_heartbeat_outside_the_test_transaction(request, monkeypatch):
         return
     import threading
 
-    from workers import video
+    from workers import processing as video
 
     monkeypatch.setattr(video, "HEARTBEAT_SECONDS", threading.TIMEOUT_MAX)
 

@@ -112,7 +112,7 @@ def stopping(processes):
 
 def wait_consumers(*queues: str, timeout: float = 40) -> None:
     """Until some worker answers for each queue (a node is up and consuming)."""
-    from web.health.checks import queue_consumers
+    from domain.health.checks import queue_consumers
 
     end = time.monotonic() + timeout
     while time.monotonic() < end:

@@ -15,7 +15,7 @@ import requests
 from django.conf import settings
 from django.core.mail import mail_admins
 
-from web.health.models import HealthReport
+from domain.health.models import HealthReport
 
 log = logging.getLogger(__name__)
 

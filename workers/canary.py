@@ -18,9 +18,9 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from domain.health.checks import queue_consumers
+from domain.health.models import CanaryRun
 from practika_project.celery import app as celery_app
-from web.health.checks import queue_consumers
-from web.health.models import CanaryRun
 from workers import pipeline
 from workers.ffmpeg import child_env, ffmpeg_binary
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import ctypes
 import os
+import re
 import resource
 import shutil
 import signal
@@ -299,3 +300,12 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def check_ffmpeg() -> dict:
+    """The self-check's view of the ffmpeg the worker runs: its version, or an error."""
+    out = subprocess.run(
+        [ffmpeg_binary(), "-version"], capture_output=True, text=True, timeout=5, check=True, env=child_env()
+    )
+    match = re.match(r"ffmpeg version (\S+)", out.stdout)
+    return {"version": match.group(1) if match else out.stdout.split("\n", 1)[0]}

@@ -17,10 +17,10 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from web.health.models import CanaryRun, HealthReport, MaintenanceRun
-from web.uploads.models import Upload
-from web.videos.models import Video
-from web.videos.services import storage_names_under
+from domain.health.models import CanaryRun, HealthReport, MaintenanceRun
+from domain.storage import storage_names_under
+from domain.uploads.models import Upload
+from domain.videos.models import Video
 
 log = logging.getLogger(__name__)
 

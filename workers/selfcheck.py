@@ -10,14 +10,25 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from web.health.checks import REPORT_CHECKS, overall_status, run_checks, run_one
-from web.health.models import HealthReport
-from web.uploads.services import uploads_expire
+from domain.health.checks import (
+    SERVICE_CHECKS,
+    STATE_CHECKS,
+    CheckFn,
+    overall_status,
+    run_checks,
+    run_one,
+)
+from domain.health.models import HealthReport
+from domain.health.schedule import SELF_CHECK, period_claim, self_check_interval
+from domain.uploads.services import uploads_expire
+from domain.videos.services import video_recover_silent, video_requeue_unclaimed
+from workers import ffmpeg
 from workers.alerts import alert_send
-from workers.schedule import SELF_CHECK, period_claim, self_check_interval
-from workers.video import video_recover_silent, video_requeue_unclaimed
 
 log = logging.getLogger(__name__)
+
+# Every check of the scheduled report: the services, the ffmpeg this worker runs, the work's state.
+REPORT_CHECKS: dict[str, CheckFn] = {**SERVICE_CHECKS, "ffmpeg": ffmpeg.check_ffmpeg, **STATE_CHECKS}
 
 
 def report_record(*, now: float | None = None, recorded_by: str = "worker") -> HealthReport | None:

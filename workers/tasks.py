@@ -7,9 +7,10 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from domain.health import schedule
 from workers import canary as canary_mod
 from workers import maintenance as maintenance_mod
-from workers import schedule, selfcheck, video
+from workers import processing, selfcheck
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,8 @@ def maintenance() -> int | None:
 
 
 # A crashed or killed job is not retried by Celery: its heartbeat goes silent and
-# workers.video.video_recover_silent (run by the self-check's healing) re-queues it, or fails
+# domain.videos.services.video_recover_silent (run by the self-check's healing) re-queues it, or fails
 # it after three attempts.
 @shared_task(soft_time_limit=settings.VIDEO_JOB_TIME_LIMIT - 60, time_limit=settings.VIDEO_JOB_TIME_LIMIT)
 def video_process_task(video_id: str) -> None:
-    video.video_process(video_id=video_id)
+    processing.video_process(video_id=video_id)

@@ -234,7 +234,7 @@ def upload(base: str, token: str, path: Path, *, title: str = "clip", visibility
 
 
 def statuses(ids: list[str]) -> dict[str, str]:
-    from web.videos.models import Video
+    from domain.videos.models import Video
 
     return dict(Video.objects.filter(id__in=ids).values_list("id", "status"))
 
@@ -251,7 +251,7 @@ def wait_ready(ids: list[str], timeout: float) -> None:
 
 def latest_worker_report_after(moment: float) -> bool:
     """A scheduled report that a worker (not beat's fallback) recorded after `moment`."""
-    from web.health.models import HealthReport
+    from domain.health.models import HealthReport
 
     for report in HealthReport.objects.filter(period__isnull=False)[:5]:
         if report.created_at.timestamp() > moment and report.checks.get("scheduler", {}).get("recorded_by") == "worker":

@@ -15,7 +15,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from web.videos.models import Rendition, Video, new_video_id
+from domain.videos.models import Rendition, Video, new_video_id
 
 pytestmark = pytest.mark.django_db
 

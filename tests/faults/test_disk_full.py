@@ -56,6 +56,6 @@ def test_a_full_media_volume_refuses_the_upload_cleanly(stack, small_media_volum
     (small_media_volume / "filler.bin").unlink()
     assert files_under(small_media_volume) == before, "a partial file was left, or another video's files changed"
 
-    from web.videos.models import Video
+    from domain.videos.models import Video
 
     assert list(Video.objects.values_list("id", flat=True)) == [first.json()["id"]]

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
-from web.videos.models import Video
+from domain.videos.models import Video
 
 pytestmark = pytest.mark.slow
 

@@ -61,7 +61,7 @@ def test_crafted_media_is_refused_with_a_sentence_and_keeps_nothing(stack, media
     wait_until(lambda: set(statuses(list(ids.values())).values()) <= {"failed", "ready"}, 180,
                "every crafted upload settled")
 
-    from web.videos.models import Video
+    from domain.videos.models import Video
 
     for kind, video_id in ids.items():
         video = Video.objects.get(id=video_id)
@@ -78,7 +78,7 @@ def test_hostile_filenames_never_leave_the_videos_own_folder(stack, media_root, 
     clip = make_clip(tmp_path / "c.mp4", seconds=1, width=160, height=120)
     names = ["../../../../tmp/escape.mp4", "..\\..\\escape.mp4", "<script>alert(1)</script>.mp4",
              "a\x00b.mp4", "/etc/passwd", "x" * 1000 + ".mp4"]
-    from web.videos.models import Video
+    from domain.videos.models import Video
 
     for name in names:
         response = post_file(stack.base, token, clip, name)
@@ -124,7 +124,7 @@ def test_a_content_length_that_lies_stores_nothing(stack, media_root, tmp_path):
         assert status in (0, 400), (declared, reply[:500])
         assert b"Traceback" not in reply
 
-    from web.videos.models import Video
+    from domain.videos.models import Video
 
     assert not Video.objects.exists()
     assert not [p for p in media_root.rglob("*") if p.is_file()]

@@ -80,8 +80,8 @@ def test_no_query_string_reaches_the_logs_of_a_404_or_a_500(stack, settings, med
     handler on a 4xx or 5xx; gunicorn logs a bad request line as it came."""
     from django.contrib.auth import get_user_model
 
+    from domain.videos.models import Video
     from web.media.signing import media_url
-    from web.videos.models import Video
 
     stack.web(LOG_FORMAT=log_format, SECRET_KEY=settings.SECRET_KEY)
     owner = get_user_model().objects.create_user("query-owner")

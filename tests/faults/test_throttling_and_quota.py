@@ -13,11 +13,11 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.utils import timezone
 
+from domain.uploads.models import Upload
+from domain.uploads.services import UPLOAD_TOO_MANY_UNFINISHED
+from domain.videos.models import Video
+from domain.videos.services import QUOTA_EXCEEDED
 from web.security import LOGIN_THROTTLED, UploadRateThrottle
-from web.uploads.models import Upload
-from web.uploads.services import UPLOAD_TOO_MANY_UNFINISHED
-from web.videos.models import Video
-from web.videos.services import QUOTA_EXCEEDED
 
 pytestmark = pytest.mark.django_db
 

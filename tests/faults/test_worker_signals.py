@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ HEROKU_GRACE_SECONDS = 30
 
 
 def transcoding(video_id: str) -> bool:
-    from web.videos.models import JobStep
+    from domain.videos.models import JobStep
 
     return JobStep.objects.filter(video_id=video_id, step="transcode", outcome="running").exists()
 
@@ -48,7 +47,7 @@ def stray_processes(media_root: Path) -> list[int]:
 
 def assert_one_clean_set(video_id: str, media_root: Path) -> None:
     """One rendition per label, and on disk exactly the files the rows name: nothing doubled."""
-    from web.videos.models import Rendition, Video
+    from domain.videos.models import Rendition, Video
 
     video = Video.objects.get(id=video_id)
     renditions = list(Rendition.objects.filter(video_id=video_id))
@@ -79,7 +78,7 @@ def test_sigkill_mid_transcode_is_recovered_by_the_running_stack(stack, media_ro
     # Beat's self-check notices the silent heartbeat and re-queues; the new worker finishes.
     wait_ready([video_id], 240)
 
-    from web.videos.models import Video
+    from domain.videos.models import Video
 
     assert Video.objects.get(id=video_id).attempts == 2
     assert_one_clean_set(video_id, media_root)
@@ -112,8 +111,8 @@ def test_the_same_job_delivered_twice_at_once_has_one_outcome(stack, media_root,
     from django.contrib.auth import get_user_model
     from django.core.files import File
 
-    from web.videos import services
-    from web.videos.models import JobStep, Video, new_video_id
+    from domain.videos import services
+    from domain.videos.models import JobStep, Video, new_video_id
     from workers import tasks
 
     worker = stack.start("worker", VIDEO_WORKER_CONCURRENCY="2")

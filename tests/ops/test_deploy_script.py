@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from domain.uploads.stores import ABORT_RULE_ID
 from tests.conftest import BASE_DIR, need
 from tests.ops import fake_heroku
 from tests.ops.apt import ensure_commands
 from tests.ops.stub_app import StubApp
-from web.uploads.stores import ABORT_RULE_ID
 
 SCRIPT = BASE_DIR / "bin" / "deploy-heroku-container"
 APP = "practika-test"

@@ -14,8 +14,8 @@ import requests
 from django.db import connections
 from django.test import Client
 
+from domain.videos.models import Video
 from tests.conftest import free_port, wait_http
-from web.videos.models import Video
 
 MANIFEST_STORAGE = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 

@@ -8,10 +8,10 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from web.health.models import HealthReport
+from domain.health.models import HealthReport
+from domain.videos.models import JobStep, Video
 from web.metrics.middleware import KNOWN_METHODS
 from web.metrics.views import FORBIDDEN
-from web.videos.models import JobStep, Video
 
 URL = "/core/metrics/"
 

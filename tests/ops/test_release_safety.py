@@ -24,7 +24,7 @@ from django.db.models import NOT_PROVIDED
 from tests.conftest import BASE_DIR, procfile
 
 RELEASED = Path(__file__).with_name("released_migrations.txt")
-PROJECT_APPS_PREFIX = "web."
+PROJECT_APPS_PREFIX = "domain."
 
 # Operations that take away something the previous release's code still reads or writes.
 CONTRACTING = (ops.RemoveField, ops.DeleteModel, ops.RenameField, ops.RenameModel, ops.AlterModelTable)

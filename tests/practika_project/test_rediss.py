@@ -16,7 +16,7 @@ from tests.practika_project.test_settings import CLEAN, PROD
 USE_BOTH = """
 import django
 django.setup()
-from web.health.checks import check_broker, check_cache
+from domain.health.checks import check_broker, check_cache
 check_cache()
 check_broker()
 print("cache and broker answered over TLS")

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
+from domain.health.models import HealthReport
 from practika_project.logging import request_id_var
-from web.health.models import HealthReport
 
 UUID = re.compile(r"^[0-9a-f-]{36}$")
 

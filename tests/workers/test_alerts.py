@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
+from domain.health.models import HealthReport
 from tests.selfcheck_support import Webhook
-from web.health.models import HealthReport
 from workers import alerts
 
 

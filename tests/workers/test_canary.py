@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from domain.health.models import CanaryRun
 from tests.selfcheck_support import stopping, wait_consumers  # noqa: F401 (fixture)
-from web.health.models import CanaryRun
 from workers import canary, selfcheck
 
 

@@ -206,8 +206,8 @@ def recording_ffmpeg(ffmpeg, tmp_path, monkeypatch):
 
 
 def test_ffmpeg_gets_no_secret_of_the_worker_wherever_it_runs(worker_secrets, recording_ffmpeg, clip, tmp_path):
-    from web.health.checks import check_ffmpeg
     from workers.canary import canary_clip
+    from workers.ffmpeg import check_ffmpeg
 
     src = clip("clip.mp4", seconds=1, width=320, height=240)
     environments = recording_ffmpeg()

@@ -16,10 +16,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from web.health.models import HealthReport, MaintenanceRun
-from web.uploads.models import Upload
-from web.uploads.services import upload_create
-from web.videos.models import Video
+from domain.health.models import HealthReport, MaintenanceRun
+from domain.uploads.models import Upload
+from domain.uploads.services import upload_create
+from domain.videos.models import Video
 from workers import maintenance, selfcheck
 
 DAY = 24 * 3600

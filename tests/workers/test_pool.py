@@ -13,9 +13,9 @@ import psycopg2
 import pytest
 from django.db import connection
 
+from domain.health.models import HealthReport
 from practika_project.celery import app as celery_app
-from tests.workers.test_video import kill_tree, wait_for
-from web.health.models import HealthReport
+from tests.workers.test_processing import kill_tree, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -9,9 +9,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from domain.health.models import HealthReport
+from domain.videos.models import Video
 from tests.selfcheck_support import webhook  # noqa: F401 (fixture)
-from web.health.models import HealthReport
-from web.videos.models import Video
 from workers import selfcheck
 
 NAMES = {

@@ -1,4 +1,4 @@
-"""Video list pages, cached per caller and page until any video changes (web/videos/changes.py).
+"""Video list pages, cached per caller and page until any video changes (domain/videos/changes.py).
 
 A page of the list costs four queries and several milliseconds of Python, clients poll it while
 their uploads process, and everybody's public library is the same page. A cached page is the
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.cache import cache
 
-from web.videos import changes
+from domain.videos import changes
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from domain.videos.models import JobStep, Rendition, Video
 from web.media.signing import media_url
-from web.videos.models import JobStep, Rendition, Video
 
 
 def _signed(video: Video) -> bool:

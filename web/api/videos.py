@@ -11,7 +11,11 @@ import functools
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.files.storage import default_storage
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload, TemporaryFileUploadHandler
+from django.core.files.uploadhandler import (
+    FileUploadHandler,
+    StopUpload,
+    TemporaryFileUploadHandler,
+)
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -23,6 +27,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from domain.videos import services
+from domain.videos.models import new_video_id
+from domain.videos.selectors import video_get_for, videos_visible_to
 from web.api import list_cache
 from web.api.errors import json_error
 from web.api.serializers import (
@@ -33,9 +40,6 @@ from web.api.serializers import (
 )
 from web.headers import BAD_CONTENT_LENGTH, whole_number
 from web.security import UploadRateThrottle
-from web.videos import services
-from web.videos.models import new_video_id
-from web.videos.selectors import video_get_for, videos_visible_to
 
 TOO_LARGE = "The file is larger than this server accepts."
 BODY_TOO_LARGE = "The request body is larger than this server accepts."

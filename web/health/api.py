@@ -6,7 +6,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAdminUser
 
-from web.health.models import HealthReport
+from domain.health.models import HealthReport
 
 
 class HealthReportSerializer(serializers.ModelSerializer):

@@ -5,8 +5,13 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from domain.health.checks import (
+    endpoint_run,
+    endpoint_snapshot,
+    overall_status,
+    public_view,
+)
 from web.api.authentication import accepts_api_token
-from web.health.checks import endpoint_run, endpoint_snapshot, overall_status, public_view
 
 
 @require_GET

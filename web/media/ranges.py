@@ -1,5 +1,4 @@
-"""What type a stored file is, in the bucket and on local disk alike; and serving a local file
-with HTTP Range (single ranges, If-Range), streamed in small blocks."""
+"""Serving a local file with HTTP Range (single ranges, If-Range), streamed in small blocks."""
 
 from __future__ import annotations
 
@@ -11,6 +10,7 @@ from typing import BinaryIO
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import http_date, parse_http_date_safe
 
+from domain.storage import content_disposition_for, content_type_for
 from web.api.errors import json_error
 from web.headers import MAX_DIGITS
 
@@ -18,30 +18,6 @@ BLOCK = 64 * 1024
 UNSATISFIABLE = (-1, -1)
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)
 RANGE_NOT_SATISFIABLE = "The requested range is outside the file."
-
-# The only types a stored object is ever written or served with, by the extension Practika gave
-# it (storage names are generated; the user's filename lends an original at most its extension).
-# mimetypes is not asked: it knows .ts as a Qt translation file, and the client's declared type
-# never counts. Served as its own type an "original.html" or ".svg" would run script on whichever
-# origin serves it, ours or the bucket's.
-_TYPES = {".mp4": "video/mp4", ".m4s": "video/iso.segment", ".ts": "video/mp2t",
-          ".m3u8": "application/vnd.apple.mpegurl", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-DOWNLOAD = "application/octet-stream"
-# An original (web.videos.services.original_name_for) is the user's file, whatever its extension
-# claims: only ever a download.
-_ORIGINAL_PREFIX = "original"
-
-
-def content_type_for(name: str) -> str:
-    base = os.path.basename(name)
-    if base.startswith(_ORIGINAL_PREFIX):
-        return DOWNLOAD
-    return _TYPES.get(os.path.splitext(base)[1].lower(), DOWNLOAD)
-
-
-def content_disposition_for(name: str) -> str:
-    return "inline" if content_type_for(name) != DOWNLOAD else f'attachment; filename="{os.path.basename(name)}"'
-
 
 def _position(digits: str) -> int:
     # A number longer than any file size is past every file's end: the same answer as for the

@@ -8,10 +8,10 @@ from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_safe
 
+from domain.storage import uses_s3
+from domain.videos.models import Video
 from web.media.ranges import ranged_file_response
 from web.media.signing import media_signature_valid
-from web.media.storage import uses_s3
-from web.videos.models import Video
 
 PUBLIC_MAX_AGE = 300
 

@@ -13,8 +13,8 @@ from django.db.models import Count, F, Sum
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, SummaryMetricFamily
 
-from web.health.models import HealthReport
-from web.videos.models import JobStep, Video
+from domain.health.models import HealthReport
+from domain.videos.models import JobStep, Video
 
 DURATION_WINDOW = timedelta(hours=1)
 

@@ -16,8 +16,8 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.utils import timezone
 
+from domain.health.models import HealthReport
 from web.api.authentication import accepts_api_token
-from web.health.models import HealthReport
 
 WINDOW = timedelta(hours=24)
 HISTORY_ROWS = 50

@@ -16,11 +16,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from domain.uploads.stores import chunk_bytes
+from domain.videos.models import Video
+from domain.videos.selectors import video_get_for, videos_visible_to
+from domain.videos.services import video_delete, video_reprocess, video_update
 from web.media.signing import media_url
-from web.uploads.stores import chunk_bytes
-from web.videos.models import Video
-from web.videos.selectors import video_get_for, videos_visible_to
-from web.videos.services import video_delete, video_reprocess, video_update
 
 PAGE_SIZE = 24
 LIBRARY_FILTERS = {"all": "Everything", "mine": "Mine", "public": "Public"}

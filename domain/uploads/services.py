@@ -1,0 +1,225 @@
+"""tus uploads: create, append, abandon, expire. The views translate HTTP; the rules live here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.db import OperationalError, transaction
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+
+from domain.uploads.models import Upload
+from domain.uploads.stores import UploadGone, chunk_max_bytes, store, upload_chunk_bytes
+from domain.videos.models import Video, new_video_id
+from domain.videos.services import (
+    QuotaExceeded,
+    original_name_for,
+    video_create,
+    video_quota_check,
+)
+
+UPLOAD_EMPTY = "The file is empty."
+UPLOAD_TOO_LARGE = "The file is larger than the upload limit of {limit}."
+UPLOAD_NO_FILENAME = "Upload-Metadata must include a filename."
+UPLOAD_BAD_VISIBILITY = "visibility must be one of: {choices}."
+UPLOAD_TITLE_TOO_LONG = "The title is longer than {limit} characters."
+UPLOAD_NOT_FOUND = "No such upload."
+UPLOAD_EXPIRED = "This upload has expired; start again."
+UPLOAD_OFFSET_MISMATCH = "Upload-Offset does not match the upload's offset ({offset})."
+UPLOAD_PAST_LENGTH = "The chunk goes past Upload-Length."
+UPLOAD_CHUNK_TOO_LARGE = "A PATCH may carry at most {limit} bytes (Practika-Upload-Chunk-Max); send smaller chunks."
+UPLOAD_BUSY = "Another request is writing to this upload; retry in a moment."
+UPLOAD_COMPLETE = "This upload is complete; delete the video instead."
+UPLOAD_TOO_MANY_UNFINISHED = (
+    "You have {limit} unfinished uploads; finish or delete one of them before you start another."
+)
+CHECKSUM_MISMATCH = "The chunk does not match its Upload-Checksum."
+
+
+log = logging.getLogger(__name__)
+
+# PostgreSQL's SQLSTATE for a row that NOWAIT could not lock.
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+class UploadError(Exception):
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _visibilities() -> list[str]:
+    return [value for value, _ in Video._meta.get_field("visibility").choices]
+
+
+def upload_create(
+    *, owner, length: int, filename: str, title: str = "", description: str = "", visibility: str = "private"
+) -> Upload:
+    if length > settings.MAX_UPLOAD_BYTES:
+        raise UploadError(UPLOAD_TOO_LARGE.format(limit=filesizeformat(settings.MAX_UPLOAD_BYTES)), 413)
+    if length <= 0:
+        raise UploadError(UPLOAD_EMPTY, 400)
+    if not filename.strip():
+        raise UploadError(UPLOAD_NO_FILENAME, 400)
+    if visibility not in _visibilities():
+        raise UploadError(UPLOAD_BAD_VISIBILITY.format(choices=", ".join(_visibilities())), 400)
+    if Upload.objects.unfinished().filter(owner=owner).count() >= settings.MAX_UNFINISHED_UPLOADS:
+        raise UploadError(UPLOAD_TOO_MANY_UNFINISHED.format(limit=settings.MAX_UNFINISHED_UPLOADS), 403)
+    try:
+        video_quota_check(owner=owner, size=length)  # before any byte arrives
+    except QuotaExceeded as exc:
+        raise UploadError(str(exc), 413) from exc
+    title = title.strip() or PurePosixPath(filename.replace("\\", "/")).stem or filename
+    title_limit = Video._meta.get_field("title").max_length
+    if title_limit and len(title) > title_limit:
+        raise UploadError(UPLOAD_TITLE_TOO_LONG.format(limit=title_limit), 400)
+    video_id = new_video_id()
+    upload = Upload(
+        owner=owner,
+        video_id=video_id,
+        original_name=original_name_for(video_id, filename),
+        length=length,
+        # The user's filename is only ever displayed; storage names are generated.
+        filename=filename[:255],
+        title=title,
+        description=description,
+        visibility=visibility,
+    )
+    store().begin(upload)
+    upload.save()
+    return upload
+
+
+def upload_get(*, owner, key: str) -> Upload:
+    upload = Upload.objects.filter(owner=owner, key=key).first()
+    if upload is None:
+        raise UploadError(UPLOAD_NOT_FOUND, 404)
+    if upload.is_expired:
+        raise UploadError(UPLOAD_EXPIRED, 410)
+    return upload
+
+
+def _lock(*, owner, key: str) -> Upload:
+    try:
+        # NOWAIT: a second PATCH on the same upload is told to retry instead of queueing
+        # behind a transfer that may take a while (tus clients retry 423).
+        upload = Upload.objects.select_for_update(nowait=True).filter(owner=owner, key=key).first()
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise UploadError(UPLOAD_BUSY, 423) from None
+    if upload is None:
+        raise UploadError(UPLOAD_NOT_FOUND, 404)
+    if upload.is_expired:
+        raise UploadError(UPLOAD_EXPIRED, 410)
+    return upload
+
+
+def upload_append(
+    *,
+    owner,
+    key: str,
+    offset: int,
+    content_length: int,
+    chunks: Iterable[bytes],
+    verify: Callable[[], None],
+) -> Upload:
+    """Stores the body of one PATCH. `chunks` may end early (a dropped connection): what arrived
+    is kept and the offset says so. `verify` raises UploadError when the checksum fails; then
+    nothing of this PATCH counts. On the last byte the pending video is created, and only after
+    every check passed is the upload completed in storage: a refusal leaves it resumable."""
+    try:
+        with transaction.atomic():
+            upload = _lock(owner=owner, key=key)
+            # The lock is held while the body streams in: its size is bounded, as advertised.
+            most = chunk_max_bytes(upload_chunk_bytes(upload))
+            if content_length > most:
+                raise UploadError(UPLOAD_CHUNK_TOO_LARGE.format(limit=most), 413)
+            if offset != upload.offset:
+                raise UploadError(UPLOAD_OFFSET_MISMATCH.format(offset=upload.offset), 409)
+            if offset + content_length > upload.length:
+                raise UploadError(UPLOAD_PAST_LENGTH, 400)
+            if upload.completed_at is not None:
+                return upload
+            if offset + content_length == upload.length:
+                _quota_check(upload)  # the last PATCH: refused before its body, if it is to be refused
+            received = store().append(upload, chunks, verify)
+            upload.offset = offset + received
+            upload.updated_at = timezone.now()
+            if upload.offset == upload.length:
+                upload.completed_at = upload.updated_at
+                try:
+                    video_create(
+                        owner=upload.owner,
+                        title=upload.title,
+                        description=upload.description,
+                        visibility=upload.visibility,
+                        video_id=upload.video_id,
+                        original_name=upload.original_name,
+                        original_filename=upload.filename,
+                        size=upload.length,
+                    )
+                except QuotaExceeded as exc:  # checked again: another upload may have finished meanwhile
+                    raise UploadError(str(exc), 413) from exc
+            # Conditional on the offset we started from: where the database has no row locks
+            # (SQLite) this still lets only one of two racing PATCHes count.
+            claimed = Upload.objects.filter(key=upload.key, offset=offset).update(
+                offset=upload.offset,
+                s3_parts=upload.s3_parts,
+                updated_at=upload.updated_at,
+                completed_at=upload.completed_at,
+            )
+            if claimed != 1:
+                raise UploadError(UPLOAD_OFFSET_MISMATCH.format(offset=offset), 409)
+            if upload.completed_at is not None:
+                # Last, inside the transaction: if completing fails, nothing above counts either.
+                store().complete(upload)
+    except UploadGone:  # S3 no longer has the multipart upload (the bucket's lifecycle rule)
+        raise UploadError(UPLOAD_EXPIRED, 410) from None
+    return upload
+
+
+def _quota_check(upload: Upload) -> None:
+    try:
+        video_quota_check(owner=upload.owner, size=upload.length, video_id=upload.video_id)
+    except QuotaExceeded as exc:
+        raise UploadError(str(exc), 413) from exc
+
+
+def upload_abandon(*, owner, key: str) -> None:
+    with transaction.atomic():
+        upload = _lock(owner=owner, key=key)
+        if upload.completed_at is not None:
+            raise UploadError(UPLOAD_COMPLETE, 409)
+        store().discard(upload)
+        upload.delete()
+
+
+def uploads_expire(*, now: datetime | None = None) -> int:
+    """Removes uploads idle past UPLOAD_EXPIRY_SECONDS; unfinished ones take their bytes (and
+    S3 multipart uploads) with them. Returns how many were removed. One that cannot be removed
+    is logged and left for the next run; it never stops the others."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.UPLOAD_EXPIRY_SECONDS)
+    removed = 0
+    for key in Upload.objects.filter(updated_at__lt=cutoff).values_list("key", flat=True):
+        try:
+            removed += _expire(key=key, cutoff=cutoff)
+        except Exception:
+            log.exception("could not remove expired upload %s; the next run tries again", key)
+    return removed
+
+
+def _expire(*, key: str, cutoff: datetime) -> int:
+    with transaction.atomic():
+        # A PATCH holding the row is activity: skip it, the next run will look again.
+        upload = Upload.objects.select_for_update(skip_locked=True).filter(key=key, updated_at__lt=cutoff).first()
+        if upload is None:
+            return 0
+        if upload.completed_at is None:
+            store().discard(upload)
+        upload.delete()
+    return 1

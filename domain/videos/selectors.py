@@ -1,0 +1,46 @@
+"""Reads: which videos a caller may list and open."""
+
+from __future__ import annotations
+
+import re
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from domain.videos.models import Rendition, Video
+
+NOT_FOUND = "No such video."
+# What new_video_id() makes (URL-safe base64). Anything else is no video, and never reaches the
+# database: PostgreSQL refuses a NUL character with an error instead of finding nothing.
+_VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+def _with_relations(qs: QuerySet[Video]) -> QuerySet[Video]:
+    # One query for the owners, one for all renditions of the page: the count stays flat.
+    return qs.select_related("owner").prefetch_related("renditions")
+
+
+def videos_visible_to(user) -> QuerySet[Video]:
+    """The caller's own videos in any status, plus everybody's public videos once playable."""
+    playable = Exists(Rendition.objects.filter(video=OuterRef("pk")))
+    shown = Q(visibility=Video.Visibility.PUBLIC) & Q(playable)
+    if user.is_authenticated:
+        shown |= Q(owner=user)
+    return _with_relations(Video.objects.filter(shown)).order_by("-created_at", "-id")
+
+
+def video_can_open(user, video: Video) -> bool:
+    """Unlisted and public videos open by id; private ones only for their owner and staff."""
+    if video.visibility != Video.Visibility.PRIVATE:
+        return True
+    return user.is_authenticated and (user.pk == video.owner_id or user.is_staff)
+
+
+def video_get_for(user, video_id: str) -> Video:
+    """The video, or Http404 — also for someone else's private one, so its existence never leaks."""
+    if not _VIDEO_ID.fullmatch(video_id):
+        raise Http404(NOT_FOUND)
+    video = _with_relations(Video.objects.filter(id=video_id)).prefetch_related("steps").first()
+    if video is None or not video_can_open(user, video):
+        raise Http404(NOT_FOUND)
+    return video

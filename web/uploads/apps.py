@@ -1,8 +1,0 @@
-from __future__ import annotations
-
-from django.apps import AppConfig
-
-
-class UploadsConfig(AppConfig):
-    name = "web.uploads"
-    label = "uploads"
