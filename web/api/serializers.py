@@ -7,12 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from domain.videos.models import JobStep, Rendition, Video
-from web.media.signing import media_url
-
-
-def _signed(video: Video) -> bool:
-    # Private and unlisted media get expiring signatures; public media plain URLs.
-    return video.visibility != Video.Visibility.PUBLIC
+from web.media.signing import video_media_url
 
 
 def _is_owner(context: dict, video: Video) -> bool:
@@ -70,16 +65,15 @@ class VideoSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_thumbnail_url(self, video: Video) -> str | None:
-        return media_url(video.poster, signed=_signed(video)) if video.poster else None
+        return video_media_url(video=video, name=video.poster) if video.poster else None
 
     @extend_schema_field(RenditionSerializer(many=True))
     def get_renditions(self, video: Video) -> list[dict]:
         # Sorted in Python so the prefetched renditions are used as they are (no extra query).
         renditions = sorted(video.renditions.all(), key=lambda r: (r.height * r.width, r.label))
-        signed = _signed(video)
         return [
             {"label": r.label, "width": r.width, "height": r.height,
-             "url": media_url(r.file, signed=signed), "size_bytes": r.size_bytes}
+             "url": video_media_url(video=video, name=r.file), "size_bytes": r.size_bytes}
             for r in renditions
         ]
 
@@ -91,7 +85,7 @@ class VideoSerializer(serializers.ModelSerializer):
     def get_original_url(self, video: Video) -> str | None:
         if not video.original or not _is_owner(self.context, video):
             return None
-        return media_url(video.original, signed=True)
+        return video_media_url(video=video, name=video.original)
 
 
 class VideoDetailSerializer(VideoSerializer):

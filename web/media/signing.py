@@ -1,4 +1,8 @@
-"""Media URLs: /media/<name>, signed with an expiry unless the file is public."""
+"""Media URLs: /media/<name>, signed with an expiry unless the file is public.
+
+Which files are public is decided here once, for the URLs the API and the pages hand out and for
+the media view that serves them unsigned.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from django.conf import settings
 from django.core.signing import Signer
 from django.utils.crypto import constant_time_compare
 
+from domain.videos.models import Video
 from web.headers import whole_number
 
 _SALT = "practika.media"
@@ -26,6 +31,17 @@ def media_url(name: str, *, signed: bool) -> str:
         return url
     expires = int(time.time()) + settings.MEDIA_URL_MAX_AGE
     return f"{url}?e={expires}&s={_signature(name, expires)}"
+
+
+def video_media_public(*, video: Video, name: str) -> bool:
+    """A public video's files are anyone's, unsigned; its original stays the owner's (only ever
+    signed). Private and unlisted videos' files are always signed."""
+    return video.visibility == Video.Visibility.PUBLIC and name != video.original
+
+
+def video_media_url(*, video: Video, name: str) -> str:
+    """The URL of one of the video's stored files: plain when public, else signed."""
+    return media_url(name, signed=not video_media_public(video=video, name=name))
 
 
 def media_signature_valid(name: str, expires: str, signature: str) -> bool:

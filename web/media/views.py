@@ -11,7 +11,7 @@ from django.views.decorators.http import require_safe
 from domain.storage import uses_s3
 from domain.videos.models import Video
 from web.media.ranges import ranged_file_response
-from web.media.signing import media_signature_valid
+from web.media.signing import media_signature_valid, video_media_public
 
 PUBLIC_MAX_AGE = 300
 
@@ -28,9 +28,8 @@ def _safe_name(name: str) -> bool:
 
 
 def _public_file(name: str) -> bool:
-    """A public video's file; its original stays the owner's (only ever signed)."""
-    video_id = name.split("/")[1]
-    return Video.objects.filter(id=video_id, visibility=Video.Visibility.PUBLIC).exclude(original=name).exists()
+    video = Video.objects.filter(id=name.split("/")[1]).only("visibility", "original").first()
+    return video is not None and video_media_public(video=video, name=name)
 
 
 @require_safe
