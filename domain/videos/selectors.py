@@ -1,4 +1,4 @@
-"""Reads: which videos a caller may list and open."""
+"""Reads: which videos a caller may list and open, and what they may do with one."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from django.http import Http404
 from domain.videos.models import Rendition, Video
 
 NOT_FOUND = "No such video."
+NOT_OWNER = "Only the owner can change or delete this video."
+NOT_OWNER_OR_STAFF = "Only the owner or staff can reprocess this video."
 # What new_video_id() makes (URL-safe base64). Anything else is no video, and never reaches the
 # database: PostgreSQL refuses a NUL character with an error instead of finding nothing.
 _VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -20,7 +22,7 @@ def _with_relations(qs: QuerySet[Video]) -> QuerySet[Video]:
     return qs.select_related("owner").prefetch_related("renditions")
 
 
-def videos_visible_to(user) -> QuerySet[Video]:
+def videos_visible_to(*, user) -> QuerySet[Video]:
     """The caller's own videos in any status, plus everybody's public videos once playable."""
     playable = Exists(Rendition.objects.filter(video=OuterRef("pk")))
     shown = Q(visibility=Video.Visibility.PUBLIC) & Q(playable)
@@ -29,18 +31,29 @@ def videos_visible_to(user) -> QuerySet[Video]:
     return _with_relations(Video.objects.filter(shown)).order_by("-created_at", "-id")
 
 
-def video_can_open(user, video: Video) -> bool:
+def video_can_open(*, user, video: Video) -> bool:
     """Unlisted and public videos open by id; private ones only for their owner and staff."""
     if video.visibility != Video.Visibility.PRIVATE:
         return True
     return user.is_authenticated and (user.pk == video.owner_id or user.is_staff)
 
 
-def video_get_for(user, video_id: str) -> Video:
+def video_can_change(*, user, video: Video) -> bool:
+    """Editing and deleting are the owner's alone (refused with NOT_OWNER)."""
+    return user.is_authenticated and user.pk == video.owner_id
+
+
+def video_can_reprocess(*, user, video: Video) -> bool:
+    """The owner, and staff: running the pipeline again changes nothing the owner chose, and it is
+    how staff bring a video up to a fixed or improved pipeline (refused with NOT_OWNER_OR_STAFF)."""
+    return video_can_change(user=user, video=video) or user.is_staff
+
+
+def video_get_for(*, user, video_id: str) -> Video:
     """The video, or Http404 — also for someone else's private one, so its existence never leaks."""
     if not _VIDEO_ID.fullmatch(video_id):
         raise Http404(NOT_FOUND)
     video = _with_relations(Video.objects.filter(id=video_id)).prefetch_related("steps").first()
-    if video is None or not video_can_open(user, video):
+    if video is None or not video_can_open(user=user, video=video):
         raise Http404(NOT_FOUND)
     return video

@@ -29,7 +29,14 @@ from rest_framework.views import APIView
 
 from domain.videos import services
 from domain.videos.models import new_video_id
-from domain.videos.selectors import video_get_for, videos_visible_to
+from domain.videos.selectors import (
+    NOT_OWNER,
+    NOT_OWNER_OR_STAFF,
+    video_can_change,
+    video_can_reprocess,
+    video_get_for,
+    videos_visible_to,
+)
 from web.api import list_cache
 from web.api.errors import json_error
 from web.api.serializers import (
@@ -44,8 +51,6 @@ from web.security import UploadRateThrottle
 TOO_LARGE = "The file is larger than this server accepts."
 BODY_TOO_LARGE = "The request body is larger than this server accepts."
 FIELDS_TOO_LARGE = "The title or description is larger than this server accepts."
-NOT_OWNER = "Only the owner can change or delete this video."
-NOT_OWNER_OR_STAFF = "Only the owner or staff can reprocess this video."
 ALREADY_PROCESSING = "This video is already being processed; try again when it is done."
 
 # MAX_UPLOAD_BYTES limits the file; the multipart envelope (boundaries, title, description)
@@ -163,7 +168,7 @@ class VideoListView(APIView):
 
     def _page(self, request) -> bytes:
         paginator = VideoPagination()
-        page = paginator.paginate_queryset(videos_visible_to(request.user), request, view=self)
+        page = paginator.paginate_queryset(videos_visible_to(user=request.user), request, view=self)
         data = VideoSerializer(page, many=True, context={"request": request}).data
         return JSONRenderer().render(paginator.get_paginated_response(data).data)
 
@@ -206,8 +211,8 @@ class VideoDetailView(APIView):
     parser_classes = [JSONParser]
 
     def _owned(self, request, video_id: str):
-        video = video_get_for(request.user, video_id)
-        if request.user.pk != video.owner_id:
+        video = video_get_for(user=request.user, video_id=video_id)
+        if not video_can_change(user=request.user, video=video):
             raise PermissionDenied(NOT_OWNER)
         return video
 
@@ -216,7 +221,7 @@ class VideoDetailView(APIView):
 
     @extend_schema(responses=VideoDetailSerializer)
     def get(self, request, video_id: str):
-        return self._respond(request, video_get_for(request.user, video_id))
+        return self._respond(request, video_get_for(user=request.user, video_id=video_id))
 
     @extend_schema(request=VideoUpdateSerializer, responses=VideoDetailSerializer)
     def patch(self, request, video_id: str):
@@ -242,8 +247,8 @@ class VideoReprocessView(APIView):
 
     @extend_schema(request=None, responses={202: VideoDetailSerializer})
     def post(self, request, video_id: str):
-        video = video_get_for(request.user, video_id)
-        if not (request.user.pk == video.owner_id or request.user.is_staff):
+        video = video_get_for(user=request.user, video_id=video_id)
+        if not video_can_reprocess(user=request.user, video=video):
             raise PermissionDenied(NOT_OWNER_OR_STAFF)
         if not services.video_reprocess(video=video):
             return json_error(ALREADY_PROCESSING, 409)

@@ -18,16 +18,22 @@ from django.views.decorators.http import require_POST
 
 from domain.uploads.stores import chunk_bytes
 from domain.videos.models import Video
-from domain.videos.selectors import video_get_for, videos_visible_to
+from domain.videos.selectors import (
+    NOT_OWNER,
+    NOT_OWNER_OR_STAFF,
+    video_can_change,
+    video_can_reprocess,
+    video_get_for,
+    videos_visible_to,
+)
 from domain.videos.services import video_delete, video_reprocess, video_update
-from web.media.signing import media_url
+from web.media.signing import video_media_url
 
 PAGE_SIZE = 24
 LIBRARY_FILTERS = {"all": "Everything", "mine": "Mine", "public": "Public"}
 # The rendition a player starts with: sharp enough on a laptop, light enough on a phone.
 DEFAULT_MAX_SHORT_SIDE = 720
 SPEEDS = ["0.25", "0.5", "0.75", "1", "1.25", "1.5", "1.75", "2"]
-NOT_OWNER = "Only the owner can change this video."
 BUSY = "This video is being processed already; try again when it has finished."
 
 
@@ -38,18 +44,13 @@ class VideoEditForm(forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
 
-def _media(video: Video, name: str) -> str:
-    # As in the API: private and unlisted media get expiring signatures, public media plain URLs.
-    return media_url(name, signed=video.visibility != Video.Visibility.PUBLIC)
-
-
 def _poster_url(video: Video) -> str | None:
-    return _media(video, video.poster) if video.poster else None
+    return video_media_url(video=video, name=video.poster) if video.poster else None
 
 
-def _owned(request, video_id: str) -> Video:
-    video = video_get_for(request.user, video_id)
-    if video.owner_id != request.user.id:
+def _changeable(request, video_id: str) -> Video:
+    video = video_get_for(user=request.user, video_id=video_id)
+    if not video_can_change(user=request.user, video=video):
         raise PermissionDenied(NOT_OWNER)
     return video
 
@@ -58,7 +59,7 @@ def library(request):
     show = request.GET.get("show", "all")
     if show not in LIBRARY_FILTERS or (show == "mine" and not request.user.is_authenticated):
         show = "all"
-    videos = videos_visible_to(request.user)
+    videos = videos_visible_to(user=request.user)
     if show == "mine":
         videos = videos.filter(owner=request.user)
     elif show == "public":
@@ -84,13 +85,13 @@ def upload(request):
 
 
 def watch(request, video_id: str):
-    video = video_get_for(request.user, video_id)
+    video = video_get_for(user=request.user, video_id=video_id)
     renditions = sorted(video.renditions.all(), key=lambda r: min(r.width, r.height))
-    sources = [{"label": r.label, "url": _media(video, r.file)} for r in renditions]
+    sources = [{"label": r.label, "url": video_media_url(video=video, name=r.file)} for r in renditions]
     wanted = request.GET.get("quality")
     fitting = [s for s, r in zip(sources, renditions) if min(r.width, r.height) <= DEFAULT_MAX_SHORT_SIDE]
     current = next((s for s in sources if s["label"] == wanted), None) or (fitting or sources or [None])[-1]
-    owner = video.owner_id == request.user.id
+    owner = video_can_change(user=request.user, video=video)
     return render(
         request,
         "pages/watch.html",
@@ -103,6 +104,7 @@ def watch(request, video_id: str):
             "has_player": bool(sources) or video.status != Video.Status.FAILED,
             "speeds": SPEEDS,
             "owner": owner,
+            "can_reprocess": video_can_reprocess(user=request.user, video=video),
             "form": VideoEditForm(instance=video) if owner else None,
             "share_url": request.build_absolute_uri(reverse("watch", args=[video.id])) if owner else "",
             "state": {"id": video.id, "status": video.status, "progress": video.progress, "playable": bool(sources)},
@@ -113,7 +115,7 @@ def watch(request, video_id: str):
 @require_POST
 @login_required
 def video_edit(request, video_id: str):
-    video = _owned(request, video_id)
+    video = _changeable(request, video_id)
     form = VideoEditForm(request.POST, instance=video)
     if form.is_valid():
         video_update(video=video, **form.cleaned_data)
@@ -125,7 +127,7 @@ def video_edit(request, video_id: str):
 
 @login_required
 def video_remove(request, video_id: str):
-    video = _owned(request, video_id)
+    video = _changeable(request, video_id)
     if request.method == "POST":
         title = video.title
         video_delete(video=video)
@@ -137,7 +139,9 @@ def video_remove(request, video_id: str):
 @require_POST
 @login_required
 def video_retry(request, video_id: str):
-    video = _owned(request, video_id)
+    video = video_get_for(user=request.user, video_id=video_id)
+    if not video_can_reprocess(user=request.user, video=video):
+        raise PermissionDenied(NOT_OWNER_OR_STAFF)
     if video_reprocess(video=video):
         messages.success(request, "Processing again; this page updates as it goes.")
     else:

@@ -182,6 +182,21 @@ def test_only_the_owner_edits(client, alice, bob):
     assert "Copy link" in client.get(f"/videos/{video.id}/").content.decode()
 
 
+def test_staff_reprocess_from_the_page_as_through_the_api_and_nothing_more(client, alice, bob):
+    video = _video(alice, visibility="public", status="failed", error="The worker crashed.")
+    client.force_login(bob)
+    assert client.post(f"/videos/{video.id}/reprocess/").status_code == 403
+    assert ">Reprocess</button>" not in client.get(f"/videos/{video.id}/").content.decode()
+    client.force_login(User.objects.create_user("sam", is_staff=True))
+    html = client.get(f"/videos/{video.id}/").content.decode()
+    assert ">Reprocess</button>" in html and "Delete…" not in html and "Edit details" not in html
+    assert client.post(f"/videos/{video.id}/reprocess/")["Location"] == f"/videos/{video.id}/"
+    video.refresh_from_db()
+    assert video.status == "pending"
+    assert client.post(f"/videos/{video.id}/edit/", {"title": "x", "visibility": "public"}).status_code == 403
+    assert client.post(f"/videos/{video.id}/delete/").status_code == 403
+
+
 def test_delete_asks_first_then_removes(client, alice):
     video = _video(alice)
     client.force_login(alice)
