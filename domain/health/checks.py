@@ -74,13 +74,21 @@ def queues() -> tuple[str, ...]:
     return (settings.VIDEO_QUEUE, settings.SHORT_QUEUE)
 
 
-def check_broker() -> dict:
+def queue_depths() -> dict[str, int] | None:
+    """Jobs waiting in each queue, for the broker check and the metrics; None when the broker
+    keeps no lengths (the development filesystem broker). Raises when the broker does not answer."""
     with celery_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
         if conn.transport_cls not in ("redis", "rediss"):
-            return {}
+            return None
         client = conn.default_channel.client
-        depths = {q: client.llen(q) for q in queues()}
+        return {q: client.llen(q) for q in queues()}
+
+
+def check_broker() -> dict:
+    depths = queue_depths()
+    if depths is None:
+        return {}
     result: dict = {"queues": depths}
     if depths[settings.SHORT_QUEUE] > settings.HEALTH_MAX_SHORT_QUEUE_DEPTH:
         result.update(ok=False, error=f"{depths[settings.SHORT_QUEUE]} short jobs are waiting")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, SummaryMetricFamily
 
+from domain.health.checks import queue_depths
 from domain.health.models import HealthReport
 from domain.videos.models import JobStep, Video
 
@@ -56,15 +56,9 @@ def step_durations() -> SummaryMetricFamily:
 
 
 def queue_lengths() -> GaugeMetricFamily:
-    from practika_project.celery import app
-
     family = GaugeMetricFamily("practika_queue_length", "Jobs waiting in the broker, by queue.", labels=["queue"])
-    with app.connection_for_read() as conn:
-        conn.ensure_connection(max_retries=1, timeout=1)
-        client = getattr(conn.default_channel, "client", None)
-        if client is not None:  # Redis; the development filesystem broker keeps no lengths
-            for queue in (settings.VIDEO_QUEUE, settings.SHORT_QUEUE):
-                family.add_metric([queue], client.llen(queue))
+    for queue, depth in (queue_depths() or {}).items():  # none from the development broker
+        family.add_metric([queue], depth)
     return family
 
 
