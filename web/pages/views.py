@@ -48,6 +48,17 @@ def _poster_url(video: Video) -> str | None:
     return video_media_url(video=video, name=video.poster) if video.poster else None
 
 
+def _sources(video: Video, *, wanted: str | None) -> tuple[list[dict], dict | None]:
+    """The player's renditions, smallest first, and the one it starts with: the one asked for,
+    else the sharpest within DEFAULT_MAX_SHORT_SIDE, else the sharpest. Chosen here only: while
+    a video processes, watch.js fetches this page again for the renditions that arrived."""
+    renditions = sorted(video.renditions.all(), key=lambda r: min(r.width, r.height))
+    sources = [{"label": r.label, "url": video_media_url(video=video, name=r.file)} for r in renditions]
+    fitting = [s for s, r in zip(sources, renditions) if min(r.width, r.height) <= DEFAULT_MAX_SHORT_SIDE]
+    current = next((s for s in sources if s["label"] == wanted), None) or (fitting or sources or [None])[-1]
+    return sources, current
+
+
 def _changeable(request, video_id: str) -> Video:
     video = video_get_for(user=request.user, video_id=video_id)
     if not video_can_change(user=request.user, video=video):
@@ -86,11 +97,7 @@ def upload(request):
 
 def watch(request, video_id: str):
     video = video_get_for(user=request.user, video_id=video_id)
-    renditions = sorted(video.renditions.all(), key=lambda r: min(r.width, r.height))
-    sources = [{"label": r.label, "url": video_media_url(video=video, name=r.file)} for r in renditions]
-    wanted = request.GET.get("quality")
-    fitting = [s for s, r in zip(sources, renditions) if min(r.width, r.height) <= DEFAULT_MAX_SHORT_SIDE]
-    current = next((s for s in sources if s["label"] == wanted), None) or (fitting or sources or [None])[-1]
+    sources, current = _sources(video, wanted=request.GET.get("quality"))
     owner = video_can_change(user=request.user, video=video)
     return render(
         request,

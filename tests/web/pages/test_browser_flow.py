@@ -300,6 +300,35 @@ def test_the_watch_page_plays_the_first_rendition_while_processing_goes_on(live,
                            " return v.readyState >= 3 && v.currentTime > 0.2; }")
     expect(page.get_by_label("Processing progress")).to_be_visible()  # still processing, yet playing
 
+    # More sizes arrive: the list grows, and what plays stays what plays.
+    playing = _player(page)["src"]
+    for label, width, height in (("720p", 1280, 720), ("1080p", 1920, 1080)):
+        Rendition.objects.create(
+            video=video, label=label, width=width, height=height, file=f"{video.storage_prefix}{label}.mp4", size_bytes=1
+        )
+    Video.objects.filter(id=video.id).update(progress=80, heartbeat_at=timezone.now())
+    expect(page.locator("#quality option")).to_have_count(3)
+    expect(page.get_by_label("Quality")).to_have_value("360p")
+    assert _player(page)["src"] == playing
+
+
+def test_sizes_that_arrive_together_start_with_the_one_the_server_chooses(live, browse):
+    page = browse().new_page()
+    signup(page, live, "kim")
+    video = Video.objects.create(
+        owner=User.objects.get(username="kim"), title="Late look", status="processing", progress=10,
+        heartbeat_at=timezone.now(),
+    )
+    page.goto(live(f"/videos/{video.id}/"))
+    expect(page.get_by_label("Processing progress")).to_be_visible()
+    for label, width, height in (("360p", 640, 360), ("720p", 1280, 720), ("1080p", 1920, 1080)):
+        Rendition.objects.create(
+            video=video, label=label, width=width, height=height, file=f"{video.storage_prefix}{label}.mp4", size_bytes=1
+        )
+    Video.objects.filter(id=video.id).update(progress=60, heartbeat_at=timezone.now())
+    expect(page.get_by_label("Quality")).to_have_value("720p")
+    page.wait_for_function("() => document.getElementById('player').src.includes('720p.mp4')")
+
 
 def test_several_files_upload_at_once_each_with_its_own_details(live, browse, clip):
     first, second = clip("etude.mp4", seconds=1), clip("scale.mov", seconds=1, container="mov")

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from domain.health.models import HealthReport
-from domain.videos.models import REPROCESSING_FAILED, Video
+from domain.videos.models import REPROCESSING_FAILED, Rendition, Video
 from web.pages.status import latency_chart
 from web.pages.templatetags.practika import duration
 
@@ -195,6 +195,18 @@ def test_staff_reprocess_from_the_page_as_through_the_api_and_nothing_more(clien
     assert video.status == "pending"
     assert client.post(f"/videos/{video.id}/edit/", {"title": "x", "visibility": "public"}).status_code == 403
     assert client.post(f"/videos/{video.id}/delete/").status_code == 403
+
+
+def test_the_player_starts_with_the_sharpest_rendition_up_to_720p_unless_asked(client, alice):
+    video = _video(alice, status="ready")
+    for label, width, height in (("1080p", 1920, 1080), ("360p", 640, 360), ("720p", 1280, 720)):
+        Rendition.objects.create(video=video, label=label, width=width, height=height, file=f"{label}.mp4", size_bytes=1)
+    client.force_login(alice)
+    page = client.get(f"/videos/{video.id}/")
+    assert [s["label"] for s in page.context["sources"]] == ["360p", "720p", "1080p"]
+    assert page.context["current"]["label"] == "720p"
+    assert re.search(r'<option value="720p" data-url="[^"]+" selected>', page.content.decode())
+    assert client.get(f"/videos/{video.id}/?quality=1080p").context["current"]["label"] == "1080p"
 
 
 def test_delete_asks_first_then_removes(client, alice):

@@ -13,7 +13,6 @@
   // The API does not report a frame rate; 1/30 s steps land on every frame up to 30 fps.
   const FRAME = 1 / 30;
   const SPEEDS = Array.from(speed.options).map((o) => Number(o.value));
-  const DEFAULT_SHORT_SIDE = 720;
   const loop = { a: null, b: null, on: false };
 
   /* --- quality: swap the source, keep the place, the speed and play/pause ------------------ */
@@ -34,9 +33,14 @@
     localStorage.setItem("practika.quality", option.value);
     switchTo(option.dataset.url);
   });
-  const preferred = localStorage.getItem("practika.quality");
-  const preferredOption = Array.from(quality.options).find((o) => o.value === preferred && o.dataset.url);
-  if (preferredOption && !preferredOption.selected) { preferredOption.selected = true; video.src = preferredOption.dataset.url; }
+  // The server chooses the rendition a player starts with (the option it marks selected); a
+  // quality the viewer chose before wins when this video has it.
+  function preferred() {
+    const label = localStorage.getItem("practika.quality");
+    return Array.from(quality.options).find((o) => o.value === label && o.dataset.url);
+  }
+  const mine = preferred();
+  if (mine && !mine.selected) { mine.selected = true; video.src = mine.dataset.url; }
 
   /* --- speed ------------------------------------------------------------------------------ */
   function setSpeed(rate) {
@@ -139,20 +143,26 @@
   }
 
   /* --- processing: progress, and the player starts with the first rendition ------------------ */
-  function fillQualities(renditions) {
-    const sorted = renditions.slice().sort((x, y) => Math.min(x.width, x.height) - Math.min(y.width, y.height));
-    const fitting = sorted.filter((r) => Math.min(r.width, r.height) <= DEFAULT_SHORT_SIDE);
-    const pick = (fitting.length ? fitting : sorted)[(fitting.length ? fitting : sorted).length - 1];
-    quality.replaceChildren(...sorted.map((r) => {
-      const o = new Option(r.label, r.label, false, r === pick);
-      o.dataset.url = r.url;
-      return o;
-    }));
-    quality.disabled = false;
-    return pick;
+  // New renditions are listed, and the one to start with chosen, by the server's own page: it is
+  // fetched again and its quality options replace these (nothing is chosen twice).
+  async function refreshQualities(thumbnail) {
+    const response = await fetch(location.href, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("quality");
+    if (!fresh) return;
+    const current = quality.value;
+    quality.replaceChildren(...Array.from(fresh.options).map((o) => document.importNode(o, true)));
+    quality.disabled = fresh.disabled;
+    if (video.currentSrc) { quality.value = current; return; }
+    const chosen = preferred() || quality.selectedOptions[0];
+    if (!chosen || !chosen.dataset.url) return;
+    chosen.selected = true;
+    if (thumbnail) video.poster = thumbnail;
+    video.src = chosen.dataset.url;
   }
   if (state.status !== "ready" && state.status !== "failed") {
     const box = document.getElementById("processing");
+    let refreshing = null;
     P.watchVideo(state.id, (v) => {
       if (!v) return;
       box.querySelector("[data-role=status]").textContent = v.status;
@@ -160,15 +170,8 @@
       box.querySelector("[data-role=progress-text]").textContent = v.status === "processing" ? v.progress + " %" : "";
       box.querySelector("progress").value = v.progress || 0;
       const known = Array.from(quality.options).filter((o) => o.dataset.url).length;
-      if (v.renditions.length > known) {
-        const current = quality.value;
-        const pick = fillQualities(v.renditions);
-        if (!video.currentSrc) {
-          if (v.thumbnail_url) video.poster = v.thumbnail_url;
-          video.src = pick.url;
-        } else {
-          quality.value = current;
-        }
+      if (v.renditions.length > known && !refreshing) {
+        refreshing = refreshQualities(v.thumbnail_url).catch(() => null).finally(() => { refreshing = null; });
       }
       if (v.status === "ready") box.hidden = true;
       // A failure is best shown by the server's page: the reason and the reprocess button. A
