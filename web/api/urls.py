@@ -12,8 +12,8 @@ urlpatterns = [
     path("uploads/", uploads.UploadCollection.as_view(), name="api-uploads"),
     path("uploads/<slug:key>", uploads.UploadResource.as_view(), name="api-upload"),
     path("auth/token/", obtain_auth_token, name="api-auth-token"),
-    path("videos/", videos.video_list, name="api-videos"),
-    path("videos/<str:video_id>/", videos.video_detail, name="api-video"),
-    path("videos/<str:video_id>/reprocess/", videos.video_reprocess, name="api-video-reprocess"),
+    path("videos/", videos.video_list_view, name="api-videos"),
+    path("videos/<str:video_id>/", videos.video_detail_view, name="api-video"),
+    path("videos/<str:video_id>/reprocess/", videos.video_reprocess_view, name="api-video-reprocess"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

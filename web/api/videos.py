@@ -256,6 +256,6 @@ class VideoReprocessView(APIView):
         return Response(VideoDetailSerializer(video, context={"request": request}).data, status=202)
 
 
-video_list = streaming_upload(VideoListView.as_view())
-video_detail = VideoDetailView.as_view()
-video_reprocess = VideoReprocessView.as_view()
+video_list_view = streaming_upload(VideoListView.as_view())
+video_detail_view = VideoDetailView.as_view()
+video_reprocess_view = VideoReprocessView.as_view()

@@ -126,7 +126,7 @@ def _details(check: dict) -> str:
 
 @accepts_api_token
 @login_required
-def status(request):
+def status_view(request):
     if not request.user.is_staff:
         raise PermissionDenied("The status page is for staff.")
     now = timezone.now()

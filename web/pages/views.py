@@ -66,7 +66,7 @@ def _changeable(request, video_id: str) -> Video:
     return video
 
 
-def library(request):
+def library_view(request):
     show = request.GET.get("show", "all")
     if show not in LIBRARY_FILTERS or (show == "mine" and not request.user.is_authenticated):
         show = "all"
@@ -83,7 +83,7 @@ def library(request):
 
 
 @login_required
-def upload(request):
+def upload_view(request):
     return render(
         request,
         "pages/upload.html",
@@ -95,7 +95,7 @@ def upload(request):
     )
 
 
-def watch(request, video_id: str):
+def watch_view(request, video_id: str):
     video = video_get_for(user=request.user, video_id=video_id)
     sources, current = _sources(video, wanted=request.GET.get("quality"))
     owner = video_can_change(user=request.user, video=video)
@@ -121,7 +121,7 @@ def watch(request, video_id: str):
 
 @require_POST
 @login_required
-def video_edit(request, video_id: str):
+def video_edit_view(request, video_id: str):
     video = _changeable(request, video_id)
     form = VideoEditForm(request.POST, instance=video)
     if form.is_valid():
@@ -133,7 +133,7 @@ def video_edit(request, video_id: str):
 
 
 @login_required
-def video_remove(request, video_id: str):
+def video_delete_view(request, video_id: str):
     video = _changeable(request, video_id)
     if request.method == "POST":
         title = video.title
@@ -145,7 +145,7 @@ def video_remove(request, video_id: str):
 
 @require_POST
 @login_required
-def video_retry(request, video_id: str):
+def video_reprocess_view(request, video_id: str):
     video = video_get_for(user=request.user, video_id=video_id)
     if not video_can_reprocess(user=request.user, video=video):
         raise PermissionDenied(NOT_OWNER_OR_STAFF)
