@@ -41,11 +41,11 @@ def media_root(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def fresh_video_lists():
-    """Each test's rows are rolled back, not deleted, so nothing moved the change token: without
+    """Each test's rows are rolled back, not deleted, so nothing moved the change tokens: without
     this, a list page cached by an earlier test could be served in this one."""
-    from domain.videos.changes import move_token
+    from domain.videos.changes import every_list_stale
 
-    move_token()
+    every_list_stale()
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,10 @@
-"""Video list pages, cached per caller and page until any video changes (domain/videos/changes.py).
+"""Video list pages, cached per caller and page until a video they show changes.
 
 A page of the list costs four queries and several milliseconds of Python, clients poll it while
 their uploads process, and everybody's public library is the same page. A cached page is the
-response body itself, kept with the change token read before its queries were made: once the
-token has moved on, the page is built again.
+response body itself, kept with the change tokens its caller's list depends on, read before its
+queries were made (domain/videos/changes.py: the public videos' token and the caller's own):
+once either has moved on, the page is built again.
 """
 
 from __future__ import annotations
@@ -53,22 +54,24 @@ def cached_body(request, build: Callable[[], bytes], *, page_size: int) -> bytes
     key = _key(request, page_size)
     if key is None:
         return build()
+    tokens = changes.list_tokens(request.user)
     try:
-        found = cache.get_many([changes.TOKEN_KEY, key])
+        found = cache.get_many([*tokens, key])
     except Exception:
         log.warning("video list built uncached: the cache is unavailable")
         return build()
-    token, kept = found.get(changes.TOKEN_KEY), found.get(key)
-    if token is not None and kept is not None and kept[0] == token:
+    current, kept = [found.get(token) for token in tokens], found.get(key)
+    missing = [token for token, value in zip(tokens, current) if value is None]
+    if not missing and kept is not None and kept[0] == current:
         return kept[1]
     body = build()
     # Signed media URLs in the page must stay valid well after it leaves the cache.
     timeout = min(MAX_AGE, settings.MEDIA_URL_MAX_AGE // 2)
     try:
-        if token is None:
-            changes.start_token()  # this page is not kept: it was built under no token at all
+        if missing:
+            changes.start_tokens(missing)  # this page is not kept: it was built under no token
         else:
-            cache.set(key, (token, body), timeout=timeout)
+            cache.set(key, (current, body), timeout=timeout)
     except Exception:
         log.warning("video list not cached: the cache is unavailable")
     return body

@@ -43,6 +43,9 @@ class JobStepSerializer(serializers.ModelSerializer):
 
 
 class VideoSerializer(serializers.ModelSerializer):
+    """A video as the list and the detail show it. Cached lists are built again only when a Video
+    field in domain/videos/changes.LISTED_FIELDS changes: a field shown here is listed there."""
+
     owner = serializers.CharField(source="owner.username", read_only=True)
     error = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()

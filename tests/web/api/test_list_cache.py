@@ -2,7 +2,7 @@
 
 Every way a listed video can change is made here the way the code makes it (an API edit, the
 worker's conditional UPDATEs, a rendition stored, a delete, a rename), and the next request must
-show it. The cache is the real one from REDIS_URL, as in production.
+show it; what a list does not show (a heartbeat, someone else's private video) keeps the page. The cache is the real one from REDIS_URL, as in production.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from domain.videos import services
+from domain.videos import changes, services
 from domain.videos.models import Rendition, Video
 from tests.web.api.test_videos import make_video
+from web.api.serializers import VideoSerializer
 
 pytestmark = pytest.mark.django_db
 
@@ -91,6 +93,32 @@ def test_every_kind_of_change_shows_in_the_next_list(client, alice, change):
     before = listed(client)
     change(video)
     assert listed(client) != before
+
+
+def test_heartbeats_and_other_owners_private_progress_leave_a_cached_list_alone(client, alice, django_user_model):
+    mine = make_video(alice, "private")
+    theirs = make_video(django_user_model.objects.create_user("bob"), "private")
+    for video in (mine, theirs):
+        Video.objects.filter(id=video.id).update(status="processing", attempts=1, claim="attempt-1")
+    client.force_login(alice)
+    listed(client)
+    assert Video.beat(mine.id, "attempt-1") and Video.beat(theirs.id, "attempt-1", progress=42)
+    assert video_queries(client) == []
+
+
+def test_a_list_shows_no_video_field_outside_listed_fields(alice):
+    """A write of any other field moves no token (domain/videos/changes.py), so none may show."""
+    video = make_video(alice, "public")  # public: its URLs are not signed, so they do not vary
+    now = timezone.now()
+    others = {"heartbeat_at": now, "queued_at": now, "first_ready_at": now, "claim": "attempt-9", "attempts": 2,
+              "original_filename": "other.mov", "size": 7}
+    fields = {f.name for f in Video._meta.concrete_fields}
+    assert fields - changes.LISTED_FIELDS == set(others), "a new field: does a list show it?"
+    assert changes.LISTED_FIELDS <= fields
+    before = VideoSerializer(video).data
+    for name, value in others.items():
+        setattr(video, name, value)
+    assert VideoSerializer(video).data == before
 
 
 def test_a_login_does_not_throw_the_lists_away(client, alice):
