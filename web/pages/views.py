@@ -1,7 +1,8 @@
 """The pages people use: library, upload, watch (and the owner's edit, delete and reprocess).
 
-Views fetch through the videos selectors, check ownership, call a service and respond; every
-form posts with Django's CSRF token, and the JavaScript only enhances what the HTML already does.
+Views fetch through the videos selectors, ask them what the caller may do, call a service and
+respond; every form posts with Django's CSRF token, and the JavaScript only enhances what the
+HTML already does.
 """
 
 from __future__ import annotations
@@ -17,15 +18,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from domain.uploads.stores import chunk_bytes
+from domain.videos import selectors
 from domain.videos.models import Video
-from domain.videos.selectors import (
-    NOT_OWNER,
-    NOT_OWNER_OR_STAFF,
-    video_can_change,
-    video_can_reprocess,
-    video_get_for,
-    videos_visible_to,
-)
 from domain.videos.services import video_delete, video_reprocess, video_update
 from web.media.signing import video_media_url
 
@@ -60,9 +54,9 @@ def _sources(video: Video, *, wanted: str | None) -> tuple[list[dict], dict | No
 
 
 def _changeable(request, video_id: str) -> Video:
-    video = video_get_for(user=request.user, video_id=video_id)
-    if not video_can_change(user=request.user, video=video):
-        raise PermissionDenied(NOT_OWNER)
+    video = selectors.video_get_for(user=request.user, video_id=video_id)
+    if not selectors.video_can_change(user=request.user, video=video):
+        raise PermissionDenied(selectors.NOT_OWNER)
     return video
 
 
@@ -70,7 +64,7 @@ def library_view(request):
     show = request.GET.get("show", "all")
     if show not in LIBRARY_FILTERS or (show == "mine" and not request.user.is_authenticated):
         show = "all"
-    videos = videos_visible_to(user=request.user)
+    videos = selectors.videos_visible_to(user=request.user)
     if show == "mine":
         videos = videos.filter(owner=request.user)
     elif show == "public":
@@ -96,9 +90,9 @@ def upload_view(request):
 
 
 def watch_view(request, video_id: str):
-    video = video_get_for(user=request.user, video_id=video_id)
+    video = selectors.video_get_for(user=request.user, video_id=video_id)
     sources, current = _sources(video, wanted=request.GET.get("quality"))
-    owner = video_can_change(user=request.user, video=video)
+    owner = selectors.video_can_change(user=request.user, video=video)
     return render(
         request,
         "pages/watch.html",
@@ -111,7 +105,7 @@ def watch_view(request, video_id: str):
             "has_player": bool(sources) or video.status != Video.Status.FAILED,
             "speeds": SPEEDS,
             "owner": owner,
-            "can_reprocess": video_can_reprocess(user=request.user, video=video),
+            "can_reprocess": selectors.video_can_reprocess(user=request.user, video=video),
             "form": VideoEditForm(instance=video) if owner else None,
             "share_url": request.build_absolute_uri(reverse("watch", args=[video.id])) if owner else "",
             "state": {"id": video.id, "status": video.status, "progress": video.progress, "playable": bool(sources)},
@@ -146,9 +140,9 @@ def video_delete_view(request, video_id: str):
 @require_POST
 @login_required
 def video_reprocess_view(request, video_id: str):
-    video = video_get_for(user=request.user, video_id=video_id)
-    if not video_can_reprocess(user=request.user, video=video):
-        raise PermissionDenied(NOT_OWNER_OR_STAFF)
+    video = selectors.video_get_for(user=request.user, video_id=video_id)
+    if not selectors.video_can_reprocess(user=request.user, video=video):
+        raise PermissionDenied(selectors.NOT_OWNER_OR_STAFF)
     if video_reprocess(video=video):
         messages.success(request, "Processing again; this page updates as it goes.")
     else:

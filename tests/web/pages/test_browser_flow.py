@@ -276,23 +276,38 @@ def test_pause_resume_and_a_failed_video_with_its_reason_and_a_retry(live, brows
     assert b.errors == []
 
 
-def test_the_watch_page_plays_the_first_rendition_while_processing_goes_on(live, browse, clip, media_root):
+def _watching_a_processing_video(live, browse, username: str):
+    """A signed-in owner's watch page of a video that has no rendition yet."""
     page = browse().new_page()
-    signup(page, live, "jo")
+    signup(page, live, username)
     video = Video.objects.create(
-        owner=User.objects.get(username="jo"), title="Half done", status="processing", progress=10,
+        owner=User.objects.get(username=username), title="Half done", status="processing", progress=10,
         heartbeat_at=timezone.now(),
     )
     page.goto(live(f"/videos/{video.id}/"))
     expect(page.get_by_label("Processing progress")).to_be_visible()
     assert _player(page)["src"] == ""
+    return page, video
+
+
+def _renditions_arrive(video: Video, progress: int, *sizes: tuple[str, int, int]) -> None:
+    """The worker records renditions (files that are not played need not exist) and progress."""
+    for label, width, height in sizes:
+        Rendition.objects.get_or_create(
+            video=video, label=label,
+            defaults={"width": width, "height": height, "file": f"{video.storage_prefix}{label}.mp4", "size_bytes": 1},
+        )
+    Video.objects.filter(id=video.id).update(progress=progress, heartbeat_at=timezone.now())
+
+
+def test_the_watch_page_plays_the_first_rendition_while_processing_goes_on(live, browse, clip, media_root):
+    page, video = _watching_a_processing_video(live, browse, "jo")
 
     # The worker stores its first rendition; the open page picks it up without a reload.
     name = f"{video.storage_prefix}360p.mp4"
     (media_root / name).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(clip("360.mp4", seconds=2, width=640, height=360), media_root / name)
-    Rendition.objects.create(video=video, label="360p", width=640, height=360, file=name, size_bytes=1)
-    Video.objects.filter(id=video.id).update(progress=55, heartbeat_at=timezone.now())
+    _renditions_arrive(video, 55, ("360p", 640, 360))
     expect(page.get_by_text("55 %")).to_be_visible()
     expect(page.get_by_label("Quality")).to_have_value("360p")
     page.keyboard.press("k")
@@ -302,30 +317,15 @@ def test_the_watch_page_plays_the_first_rendition_while_processing_goes_on(live,
 
     # More sizes arrive: the list grows, and what plays stays what plays.
     playing = _player(page)["src"]
-    for label, width, height in (("720p", 1280, 720), ("1080p", 1920, 1080)):
-        Rendition.objects.create(
-            video=video, label=label, width=width, height=height, file=f"{video.storage_prefix}{label}.mp4", size_bytes=1
-        )
-    Video.objects.filter(id=video.id).update(progress=80, heartbeat_at=timezone.now())
+    _renditions_arrive(video, 80, ("720p", 1280, 720), ("1080p", 1920, 1080))
     expect(page.locator("#quality option")).to_have_count(3)
     expect(page.get_by_label("Quality")).to_have_value("360p")
     assert _player(page)["src"] == playing
 
 
 def test_sizes_that_arrive_together_start_with_the_one_the_server_chooses(live, browse):
-    page = browse().new_page()
-    signup(page, live, "kim")
-    video = Video.objects.create(
-        owner=User.objects.get(username="kim"), title="Late look", status="processing", progress=10,
-        heartbeat_at=timezone.now(),
-    )
-    page.goto(live(f"/videos/{video.id}/"))
-    expect(page.get_by_label("Processing progress")).to_be_visible()
-    for label, width, height in (("360p", 640, 360), ("720p", 1280, 720), ("1080p", 1920, 1080)):
-        Rendition.objects.create(
-            video=video, label=label, width=width, height=height, file=f"{video.storage_prefix}{label}.mp4", size_bytes=1
-        )
-    Video.objects.filter(id=video.id).update(progress=60, heartbeat_at=timezone.now())
+    page, video = _watching_a_processing_video(live, browse, "kim")
+    _renditions_arrive(video, 60, ("360p", 640, 360), ("720p", 1280, 720), ("1080p", 1920, 1080))
     expect(page.get_by_label("Quality")).to_have_value("720p")
     page.wait_for_function("() => document.getElementById('player').src.includes('720p.mp4')")
 
