@@ -44,13 +44,9 @@ def alice(django_user_model):
 
 def add_video(owner, path: Path, **fields) -> Video:
     """What an upload leaves behind: the original in storage and a pending row."""
-    video_id = Video._meta.get_field("id").default()
     with path.open("rb") as fh:
-        name = services.video_store_original(video_id=video_id, filename=path.name, content=File(fh))
-    return services.video_create(
-        owner=owner, title=path.stem, video_id=video_id, original_name=name,
-        original_filename=path.name, size=path.stat().st_size, **fields,
-    )
+        original = services.FileOriginal(content=File(fh), filename=path.name, size=path.stat().st_size)
+        return services.video_create_from_upload(owner=owner, original=original, title=path.stem, **fields)
 
 
 def stored(video: Video) -> list[str]:
