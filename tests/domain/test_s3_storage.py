@@ -290,7 +290,7 @@ def test_a_quota_refusal_at_the_last_byte_leaves_the_s3_upload_resumable(s3, upl
             ).encode()
             + data[5 * MiB: 5 * MiB + 10]
         )
-        wait_until_locked(Upload.objects.get())
+        wait_until_locked()
         settings.MAX_USER_STORAGE_BYTES = 6 * MiB
         slow.sendall(data[5 * MiB + 10:])
         assert b" 413 " in slow.recv(4096).split(b"\r\n", 1)[0] + b" "
