@@ -104,6 +104,7 @@ def video_create_from_upload(
     video_quota_check(owner=owner, size=original.size, video_id=video_id)
     try:
         name = original.store(video_id=video_id)
+        # A savepoint when the caller holds a transaction: a failed insert leaves it usable.
         with transaction.atomic():
             video = Video.objects.create(
                 id=video_id,
