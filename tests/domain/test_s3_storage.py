@@ -24,7 +24,12 @@ from tusclient import client as tus_client
 
 from domain.errors import Code, DomainError
 from domain.uploads.models import Upload
-from domain.uploads.services import Checksum, upload_append, upload_create, uploads_expire
+from domain.uploads.services import (
+    Checksum,
+    upload_append,
+    upload_create,
+    uploads_expire,
+)
 from domain.videos.models import Video
 from domain.videos.services import QUOTA_EXCEEDED
 from tests.conftest import free_port, wait_http
