@@ -292,16 +292,18 @@ def test_session_requests_need_the_csrf_token_and_token_requests_do_not(alice):
 
 def wait_until_locked(timeout: float = 30) -> None:
     """Until another connection holds an upload's row lock, waiting for the body. Asked of
-    PostgreSQL's activity view, not by taking the lock: a probe that locks the row itself would
-    make the request it waits for answer 423."""
+    PostgreSQL's lock table, not by taking the lock: a probe that locks the row itself would make
+    the request it waits for answer 423. Only SELECT ... FOR UPDATE takes ROW SHARE on the
+    uploads table, and only a PATCH does that; the lock stays whatever the PATCH queried last
+    (the last one checks the quota before reading its body)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND pid <> pg_backend_pid() AND state = 'idle in transaction'"
-                " AND query LIKE %s",
-                ["%FOR UPDATE NOWAIT%"],
+                "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND mode = 'RowShareLock'"
+                " AND pid <> pg_backend_pid()"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                [Upload._meta.db_table],
             )
             if cursor.fetchone()[0]:
                 return
