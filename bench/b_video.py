@@ -55,10 +55,11 @@ def _cpu_children() -> float:
 def hand_made_ladder(src: Path, out: Path) -> dict:
     """The issue's fixed baseline: one ffmpeg per height the source allows, one after another,
     default threads, plus one poster frame."""
-    from workers.pipeline import ladder, probe
+    from workers.pipeline import ladder
+    from workers.probe import probe_file
 
     out.mkdir(parents=True, exist_ok=True)
-    heights = [min(rung.width, rung.height) for rung in ladder(probe(src))]
+    heights = [min(rung.width, rung.height) for rung in ladder(probe_file(src))]
     commands = [
         ["ffmpeg", "-v", "error", "-y", "-i", str(src), "-vf", f"scale=-2:{h}", "-c:v", "libx264",
          "-preset", "veryfast", "-crf", "23", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart",

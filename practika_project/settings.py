@@ -12,11 +12,24 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / ".var"
 
 env = environ.Env()
+
+
+def env_positive_int(name: str, default: int) -> int:
+    """A count or a size that only makes sense above zero: a bad value stops the process with
+    the variable's name, rather than run with a guess."""
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return default
+    if not raw.isdecimal() or int(raw) == 0:
+        raise ImproperlyConfigured(f"{name} must be a positive whole number, not {raw!r}")
+    return int(raw)
+
 
 SECRET_KEY = env("SECRET_KEY", default="django-insecure-development-only-key-do-not-deploy")
 DEBUG = env.bool("DEBUG", default=True)
@@ -133,6 +146,12 @@ else:
 VIDEO_QUEUE = "video"
 SHORT_QUEUE = "short"
 VIDEO_JOB_TIME_LIMIT = env.int("VIDEO_JOB_TIME_LIMIT", default=4 * 3600)
+# Transcodes one `worker` process runs at once (its video node's processes).
+VIDEO_WORKER_CONCURRENCY = env_positive_int("VIDEO_WORKER_CONCURRENCY", 2)
+# Each ffmpeg (and probe) child: its threads, and its address space. A 4K source needs about
+# 1.5 GB; past the limit the attempt goes back to the queue, the file is not blamed.
+FFMPEG_THREADS = env_positive_int("FFMPEG_THREADS", 2)
+FFMPEG_MAX_MEMORY_BYTES = env_positive_int("FFMPEG_MAX_MEMORY_BYTES", 3 * 1024**3)
 
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL

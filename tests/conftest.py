@@ -68,9 +68,9 @@ def no_heartbeat_outside_the_test_transaction(request, monkeypatch):
         return
     import threading
 
-    from workers import processing as video
+    from domain.videos import attempts
 
-    monkeypatch.setattr(video, "HEARTBEAT_SECONDS", threading.TIMEOUT_MAX)
+    monkeypatch.setattr(attempts, "HEARTBEAT_SECONDS", threading.TIMEOUT_MAX)
 
 
 @pytest.fixture

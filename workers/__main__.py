@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 
+import django
 from django.conf import settings
 
 from workers.ffmpeg import lowest_cpu_weight
@@ -28,7 +29,7 @@ from workers.ffmpeg import lowest_cpu_weight
 def _node(name: str, queue: str, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "celery", "-A", "practika_project", "worker",
-        "-n", f"{name}@%h", "-Q", queue, "-l", os.environ.get("LOG_LEVEL", "INFO"),
+        "-n", f"{name}@%h", "-Q", queue, "-l", settings.LOG_LEVEL,
         "--without-gossip", "--without-mingle", *extra,
     ]
 
@@ -57,14 +58,12 @@ MAX_RESTARTS, RESTART_WINDOW = 5, 60.0
 
 
 def main() -> int:
+    # Started as a program, before anything set Django up: settings hold every knob.
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "practika_project.settings")
-    import django
-
     django.setup()
-    video_concurrency = os.environ.get("VIDEO_WORKER_CONCURRENCY", "2")
     guard = functools.partial(_background_child, os.getpid()) if sys.platform.startswith("linux") else None
     commands = {
-        "video": _node("video", settings.VIDEO_QUEUE, "-c", video_concurrency),
+        "video": _node("video", settings.VIDEO_QUEUE, "-c", str(settings.VIDEO_WORKER_CONCURRENCY)),
         "short": _node("short", settings.SHORT_QUEUE, "-P", "custom", "-c", "4"),
     }
     # `-P custom` is Celery's hook for a pool of one's own: threads with time limits enforced.

@@ -23,6 +23,7 @@ from domain.health.models import CanaryRun
 from practika_project.celery import app as celery_app
 from workers import pipeline
 from workers.ffmpeg import child_env, ffmpeg_binary
+from workers.probe import probe_file
 
 NO_VIDEO_CONSUMER = "no worker consumes the video queue"
 TIMED_OUT = "the video queue did not finish the canary within {timeout:g} s"
@@ -71,7 +72,7 @@ def canary_process(*, run_id: str) -> None:
         with tempfile.TemporaryDirectory(prefix="practika-canary-") as tmp:
             src = canary_clip(Path(tmp) / "canary.mp4")
             step = "probe"
-            probe = pipeline.probe(src)
+            probe = probe_file(src)
             step = "poster"
             pipeline.make_poster(src, probe, Path(tmp) / "poster.jpg")
             step = "transcode"
@@ -103,7 +104,7 @@ def canary_clip(dest: Path) -> Path:
 
 def canary_read_back(*, run_id: str, rendition: Path, want: tuple[int, int]) -> None:
     """The rendition must probe as what was asked for, and survive a trip through storage."""
-    probe = pipeline.probe(rendition)
+    probe = probe_file(rendition)
     if (probe.width, probe.height) != want:
         raise RuntimeError(READ_BACK_MISMATCH.format(got=f"{probe.width}x{probe.height}", want=f"{want[0]}x{want[1]}"))
     with rendition.open("rb") as f:

@@ -25,13 +25,15 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from django.conf import settings
+
 # Demuxers (their first short name) that read one self-contained file and hold real video.
 VIDEO_FORMATS = ("mov", "matroska", "avi", "mpegts", "mpeg", "flv", "asf", "ogg")
+# Demuxers of still images: the probe opens them only to tell the owner what the upload is.
+IMAGE_FORMATS = ("gif", "image2", "apng", "webp")
 # Options that switch off the few reference-following features these demuxers have.
 FORMAT_OPTIONS = {"mov": ("-enable_drefs", "0", "-use_absolute_path", "0")}
 
-DEFAULT_MAX_MEMORY_BYTES = 3 * 1024**3
-DEFAULT_THREADS = 2
 NICENESS = 10
 # How running into RLIMIT_AS reads in ffmpeg's (and Python's) last words.
 OUT_OF_MEMORY_SIGNS = ("Cannot allocate memory", "malloc of size", "failed to map segment", "MemoryError")
@@ -109,7 +111,7 @@ def ffmpeg_binary() -> str:
 
 # What a child sees of the worker's environment: where programs and shared libraries are, the
 # locale, the temporary folder, and where Python finds code (the probe child imports
-# workers.pipeline and PyAV with the worker's own interpreter). Nothing else: a decoder that a
+# workers.probe_child and PyAV with the worker's own interpreter). Nothing else: a decoder that a
 # crafted upload takes over must find no SECRET_KEY, DATABASE_URL, REDIS_URL or AWS key to read.
 CHILD_ENV_NAMES = frozenset({"PATH", "LD_LIBRARY_PATH", "LANG", "TMPDIR", "PYTHONPATH", "PYTHONHOME"})
 
@@ -123,27 +125,6 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, not {raw!r}")
-    return value
-
-
-def threads() -> int:
-    return _env_int("FFMPEG_THREADS", DEFAULT_THREADS)
-
-
-def max_memory_bytes() -> int:
-    return _env_int("FFMPEG_MAX_MEMORY_BYTES", DEFAULT_MAX_MEMORY_BYTES)
-
-
 def input_args(
     path: Path, fmt: str, *, seek: float | None = None, read_seconds: float | None = None
 ) -> list[str]:
@@ -155,7 +136,7 @@ def input_args(
         "-format_whitelist", ",".join(VIDEO_FORMATS),
         "-f", fmt,
         *FORMAT_OPTIONS.get(fmt, ()),
-        "-threads", str(threads()),
+        "-threads", str(settings.FFMPEG_THREADS),
     ]  # fmt: skip
     if seek is not None:
         args += ["-ss", f"{seek:.3f}"]
@@ -244,7 +225,7 @@ def run_limited(
         cwd=cwd,
         env=child_env(),
         start_new_session=True,
-        preexec_fn=_limit_child(int(cpu_seconds) + 1, max_memory_bytes()),
+        preexec_fn=_limit_child(int(cpu_seconds) + 1, settings.FFMPEG_MAX_MEMORY_BYTES),
     )
     switch = _current_switch.get()
     if switch is not None:
@@ -284,7 +265,7 @@ def run_limited(
     if code in (-signal.SIGXCPU, -signal.SIGKILL):
         raise FFmpegError(f"{name} hit its {cpu_seconds:.0f} CPU-second limit\n{log}", over_limit=True)
     if any(sign in log for sign in OUT_OF_MEMORY_SIGNS):
-        message = f"{name} ran out of its {max_memory_bytes()} bytes of memory\n{log}"
+        message = f"{name} ran out of its {settings.FFMPEG_MAX_MEMORY_BYTES} bytes of memory\n{log}"
         raise FFmpegError(message, over_limit=True)
     raise FFmpegError(f"{name} exited with {code}\n{log}")
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
@@ -12,13 +14,13 @@ from django.db import OperationalError, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from domain.errors import Code, DomainError
 from domain.uploads.models import Upload
 from domain.uploads.stores import UploadGone, chunk_max_bytes, store, upload_chunk_bytes
 from domain.videos.models import Video, new_video_id
 from domain.videos.services import (
-    QuotaExceeded,
     original_name_for,
-    video_create,
+    video_create_from_upload,
     video_quota_check,
 )
 
@@ -39,6 +41,8 @@ UPLOAD_TOO_MANY_UNFINISHED = (
 )
 CHECKSUM_MISMATCH = "The chunk does not match its Upload-Checksum."
 
+CHECKSUM_ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": hashlib.md5}
+
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +50,12 @@ log = logging.getLogger(__name__)
 LOCK_NOT_AVAILABLE = "55P03"
 
 
-class UploadError(Exception):
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
+@dataclass(frozen=True)
+class Checksum:
+    """What the bytes of one append must hash to (tus's Upload-Checksum)."""
+
+    algorithm: str  # a key of CHECKSUM_ALGORITHMS
+    digest: bytes
 
 
 def _visibilities() -> list[str]:
@@ -60,23 +66,20 @@ def upload_create(
     *, owner, length: int, filename: str, title: str = "", description: str = "", visibility: str = "private"
 ) -> Upload:
     if length > settings.MAX_UPLOAD_BYTES:
-        raise UploadError(UPLOAD_TOO_LARGE.format(limit=filesizeformat(settings.MAX_UPLOAD_BYTES)), 413)
+        raise DomainError(Code.TOO_LARGE, UPLOAD_TOO_LARGE.format(limit=filesizeformat(settings.MAX_UPLOAD_BYTES)))
     if length <= 0:
-        raise UploadError(UPLOAD_EMPTY, 400)
+        raise DomainError(Code.INVALID, UPLOAD_EMPTY)
     if not filename.strip():
-        raise UploadError(UPLOAD_NO_FILENAME, 400)
+        raise DomainError(Code.INVALID, UPLOAD_NO_FILENAME)
     if visibility not in _visibilities():
-        raise UploadError(UPLOAD_BAD_VISIBILITY.format(choices=", ".join(_visibilities())), 400)
+        raise DomainError(Code.INVALID, UPLOAD_BAD_VISIBILITY.format(choices=", ".join(_visibilities())))
     if Upload.objects.unfinished().filter(owner=owner).count() >= settings.MAX_UNFINISHED_UPLOADS:
-        raise UploadError(UPLOAD_TOO_MANY_UNFINISHED.format(limit=settings.MAX_UNFINISHED_UPLOADS), 403)
-    try:
-        video_quota_check(owner=owner, size=length)  # before any byte arrives
-    except QuotaExceeded as exc:
-        raise UploadError(str(exc), 413) from exc
+        raise DomainError(Code.TOO_MANY, UPLOAD_TOO_MANY_UNFINISHED.format(limit=settings.MAX_UNFINISHED_UPLOADS))
+    video_quota_check(owner=owner, size=length)  # before any byte arrives
     title = title.strip() or PurePosixPath(filename.replace("\\", "/")).stem or filename
     title_limit = Video._meta.get_field("title").max_length
     if title_limit and len(title) > title_limit:
-        raise UploadError(UPLOAD_TITLE_TOO_LONG.format(limit=title_limit), 400)
+        raise DomainError(Code.INVALID, UPLOAD_TITLE_TOO_LONG.format(limit=title_limit))
     video_id = new_video_id()
     upload = Upload(
         owner=owner,
@@ -97,9 +100,9 @@ def upload_create(
 def upload_get(*, owner, key: str) -> Upload:
     upload = Upload.objects.filter(owner=owner, key=key).first()
     if upload is None:
-        raise UploadError(UPLOAD_NOT_FOUND, 404)
+        raise DomainError(Code.NOT_FOUND, UPLOAD_NOT_FOUND)
     if upload.is_expired:
-        raise UploadError(UPLOAD_EXPIRED, 410)
+        raise DomainError(Code.EXPIRED, UPLOAD_EXPIRED)
     return upload
 
 
@@ -111,11 +114,11 @@ def _lock(*, owner, key: str) -> Upload:
     except OperationalError as exc:
         if getattr(exc.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
             raise
-        raise UploadError(UPLOAD_BUSY, 423) from None
+        raise DomainError(Code.BUSY, UPLOAD_BUSY) from None
     if upload is None:
-        raise UploadError(UPLOAD_NOT_FOUND, 404)
+        raise DomainError(Code.NOT_FOUND, UPLOAD_NOT_FOUND)
     if upload.is_expired:
-        raise UploadError(UPLOAD_EXPIRED, 410)
+        raise DomainError(Code.EXPIRED, UPLOAD_EXPIRED)
     return upload
 
 
@@ -126,45 +129,34 @@ def upload_append(
     offset: int,
     content_length: int,
     chunks: Iterable[bytes],
-    verify: Callable[[], None],
+    checksum: Checksum | None = None,
 ) -> Upload:
     """Stores the body of one PATCH. `chunks` may end early (a dropped connection): what arrived
-    is kept and the offset says so. `verify` raises UploadError when the checksum fails; then
-    nothing of this PATCH counts. On the last byte the pending video is created, and only after
-    every check passed is the upload completed in storage: a refusal leaves it resumable."""
+    is kept and the offset says so. When the bytes do not match `checksum`, nothing of this PATCH
+    counts. On the last byte the pending video is created, and only after every check passed is
+    the upload completed in storage: a refusal leaves it resumable."""
     try:
         with transaction.atomic():
             upload = _lock(owner=owner, key=key)
             # The lock is held while the body streams in: its size is bounded, as advertised.
             most = chunk_max_bytes(upload_chunk_bytes(upload))
             if content_length > most:
-                raise UploadError(UPLOAD_CHUNK_TOO_LARGE.format(limit=most), 413)
+                raise DomainError(Code.TOO_LARGE, UPLOAD_CHUNK_TOO_LARGE.format(limit=most))
             if offset != upload.offset:
-                raise UploadError(UPLOAD_OFFSET_MISMATCH.format(offset=upload.offset), 409)
+                raise DomainError(Code.CONFLICT, UPLOAD_OFFSET_MISMATCH.format(offset=upload.offset))
             if offset + content_length > upload.length:
-                raise UploadError(UPLOAD_PAST_LENGTH, 400)
+                raise DomainError(Code.INVALID, UPLOAD_PAST_LENGTH)
             if upload.completed_at is not None:
                 return upload
             if offset + content_length == upload.length:
-                _quota_check(upload)  # the last PATCH: refused before its body, if it is to be refused
-            received = store().append(upload, chunks, verify)
+                # The last PATCH: refused before its body, if it is to be refused. The video's
+                # creation checks again once the body is in (another upload may finish meanwhile).
+                video_quota_check(owner=upload.owner, size=upload.length, video_id=upload.video_id)
+            received = _append_checked(upload, chunks, checksum)
             upload.offset = offset + received
             upload.updated_at = timezone.now()
             if upload.offset == upload.length:
                 upload.completed_at = upload.updated_at
-                try:
-                    video_create(
-                        owner=upload.owner,
-                        title=upload.title,
-                        description=upload.description,
-                        visibility=upload.visibility,
-                        video_id=upload.video_id,
-                        original_name=upload.original_name,
-                        original_filename=upload.filename,
-                        size=upload.length,
-                    )
-                except QuotaExceeded as exc:  # checked again: another upload may have finished meanwhile
-                    raise UploadError(str(exc), 413) from exc
             # Conditional on the offset we started from: where the database has no row locks
             # (SQLite) this still lets only one of two racing PATCHes count.
             claimed = Upload.objects.filter(key=upload.key, offset=offset).update(
@@ -174,27 +166,69 @@ def upload_append(
                 completed_at=upload.completed_at,
             )
             if claimed != 1:
-                raise UploadError(UPLOAD_OFFSET_MISMATCH.format(offset=offset), 409)
+                raise DomainError(Code.CONFLICT, UPLOAD_OFFSET_MISMATCH.format(offset=offset))
             if upload.completed_at is not None:
-                # Last, inside the transaction: if completing fails, nothing above counts either.
-                store().complete(upload)
+                # Last, inside the transaction: if the video cannot be made, nothing above counts.
+                video_create_from_upload(
+                    owner=upload.owner,
+                    original=FinishedUpload(upload),
+                    title=upload.title,
+                    description=upload.description,
+                    visibility=upload.visibility,
+                    video_id=upload.video_id,
+                )
     except UploadGone:  # S3 no longer has the multipart upload (the bucket's lifecycle rule)
-        raise UploadError(UPLOAD_EXPIRED, 410) from None
+        raise DomainError(Code.EXPIRED, UPLOAD_EXPIRED) from None
     return upload
 
 
-def _quota_check(upload: Upload) -> None:
-    try:
-        video_quota_check(owner=upload.owner, size=upload.length, video_id=upload.video_id)
-    except QuotaExceeded as exc:
-        raise UploadError(str(exc), 413) from exc
+def _append_checked(upload: Upload, chunks: Iterable[bytes], checksum: Checksum | None) -> int:
+    """Append through the store; the bytes it received, once they match `checksum`. Bytes of a
+    failed check lie past the recorded offset, where the next PATCH overwrites them."""
+    if checksum is None:
+        return store().append(upload, chunks)
+    hasher = CHECKSUM_ALGORITHMS[checksum.algorithm]()
+    received = store().append(upload, _hashed(chunks, hasher))
+    if hasher.digest() != checksum.digest:
+        raise DomainError(Code.CHECKSUM_MISMATCH, CHECKSUM_MISMATCH)
+    return received
+
+
+def _hashed(chunks: Iterable[bytes], hasher) -> Iterator[bytes]:
+    for chunk in chunks:
+        hasher.update(chunk)
+        yield chunk
+
+
+@dataclass
+class FinishedUpload:
+    """An upload whose last byte is in, as a video's original: its bytes are in storage
+    already, so storing it is completing it in place (with S3, CompleteMultipartUpload; on
+    local disk the appended file already is the original): never a copy."""
+
+    upload: Upload
+
+    @property
+    def filename(self) -> str:
+        return self.upload.filename
+
+    @property
+    def size(self) -> int:
+        return self.upload.length
+
+    def store(self, *, video_id: str) -> str:
+        store().complete(self.upload)
+        return self.upload.original_name
+
+    def discard(self, *, video_id: str) -> None:
+        store().uncomplete(self.upload)
 
 
 def upload_abandon(*, owner, key: str) -> None:
     with transaction.atomic():
         upload = _lock(owner=owner, key=key)
         if upload.completed_at is not None:
-            raise UploadError(UPLOAD_COMPLETE, 409)
+            raise DomainError(Code.CONFLICT, UPLOAD_COMPLETE)
         store().discard(upload)
         upload.delete()
 

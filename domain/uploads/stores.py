@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -54,9 +54,12 @@ class UploadGone(Exception):
 class Store(Protocol):
     def begin(self, upload: Upload) -> None: ...
 
-    def append(self, upload: Upload, chunks: Iterable[bytes], verify: Callable[[], None]) -> int: ...
+    def append(self, upload: Upload, chunks: Iterable[bytes]) -> int: ...
 
     def complete(self, upload: Upload) -> None: ...
+
+    def uncomplete(self, upload: Upload) -> None:
+        """Take back complete() when the video could not be made: no original without its row."""
 
     def discard(self, upload: Upload) -> None: ...
 
@@ -69,7 +72,7 @@ class LocalStore:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         open(path, "wb").close()
 
-    def append(self, upload: Upload, chunks: Iterable[bytes], verify: Callable[[], None]) -> int:
+    def append(self, upload: Upload, chunks: Iterable[bytes]) -> int:
         received = 0
         with open(default_storage.path(upload.original_name), "r+b") as f:
             # Bytes past the recorded offset come from a chunk that was never acknowledged
@@ -79,11 +82,13 @@ class LocalStore:
                 f.write(chunk)
                 received += len(chunk)
             f.truncate()
-        verify()
         return received
 
     def complete(self, upload: Upload) -> None:
         """Nothing to do: the appended file already is the original."""
+
+    def uncomplete(self, upload: Upload) -> None:
+        """Nothing to do: the file stays the unfinished upload's bytes, and the upload resumable."""
 
     def discard(self, upload: Upload) -> None:
         default_storage.delete(upload.original_name)
@@ -134,7 +139,7 @@ class S3Store:
         upload.s3_parts = []
         upload.part_bytes = chunk_bytes()
 
-    def append(self, upload: Upload, chunks: Iterable[bytes], verify: Callable[[], None]) -> int:
+    def append(self, upload: Upload, chunks: Iterable[bytes]) -> int:
         part_size = upload.part_bytes
         parts = list(upload.s3_parts)
         tail_length = upload.offset - len(parts) * part_size
@@ -152,7 +157,6 @@ class S3Store:
                     view = view[room:]
                     if spool.tell() == part_size:
                         parts.append(self._upload_part(upload, len(parts) + 1, spool))
-            verify()
             if upload.offset + received == upload.length:
                 if spool.tell() or not parts:
                     parts.append(self._upload_part(upload, len(parts) + 1, spool))
@@ -196,6 +200,11 @@ class S3Store:
                 MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(upload.s3_parts, 1)]},
             )
         transaction.on_commit(lambda: self._delete_tails(upload))
+
+    def uncomplete(self, upload: Upload) -> None:
+        """Completing made the parts one object: it goes (a later PATCH finds the multipart
+        upload gone, a 410). Nothing is there when completing itself failed."""
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(upload.original_name))
 
     def _delete_tails(self, upload: Upload) -> None:
         listing = self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._key(f"uploads/{upload.key}/"))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from enum import IntEnum
 from typing import NamedTuple
 
 from django.conf import settings
@@ -32,6 +33,20 @@ from domain.videos.changes import ChangeTrackingQuerySet
 # going back to the queue.
 MAX_ATTEMPTS = 3
 
+
+class Progress(IntEnum):
+    """Where an attempt's steps leave `progress`: the quick steps take a little of the bar, and
+    the transcodes share the rest by ffmpeg's own progress between these marks."""
+
+    DOWNLOADED = 5
+    POSTER = 10
+    # The quick steps are done (a browser-safe source's remux too): transcoding starts here.
+    TRANSCODING = 15
+    # A source with nothing playable yet gets its smallest rung first, alone.
+    FIRST_RUNG = 35
+    LADDER = 99
+    READY = 100
+
 # The error of a video that was ready before an attempt that failed: its earlier renditions play.
 REPROCESSING_FAILED = "Reprocessing failed; the earlier version still plays. {reason}"
 
@@ -39,6 +54,11 @@ REPROCESSING_FAILED = "Reprocessing failed; the earlier version still plays. {re
 def new_video_id() -> str:
     """Unguessable and URL-safe: 96 random bits, 16 characters."""
     return secrets.token_urlsafe(12)
+
+
+def storage_prefix_of(video_id: str) -> str:
+    """Where every stored file of a video lives (and goes with it)."""
+    return f"videos/{video_id}/"
 
 
 class Video(models.Model):
@@ -94,7 +114,7 @@ class Video(models.Model):
 
     @property
     def storage_prefix(self) -> str:
-        return f"videos/{self.id}/"
+        return storage_prefix_of(self.id)
 
     # --- state changes: each is one conditional UPDATE ----------------------------------------
 
@@ -114,7 +134,7 @@ class Video(models.Model):
         )
         if not claimed:
             return None
-        return Claim(cls.objects.values_list("attempts", flat=True).get(id=video_id), token)
+        return Claim(video_id, cls.objects.values_list("attempts", flat=True).get(id=video_id), token)
 
     @classmethod
     def _mine(cls, token: str, silent_since: datetime | None = None) -> dict:
@@ -125,10 +145,16 @@ class Video(models.Model):
         return expect
 
     @classmethod
+    def lock_if_claimed(cls, video_id: str, token: str) -> bool:
+        """Lock the row (FOR UPDATE, inside a transaction) while the attempt holding `token` still
+        has it; False, and nothing locked, once that attempt lost its claim or the video is gone."""
+        return cls.objects.select_for_update().filter(id=video_id, **cls._mine(token)).exists()
+
+    @classmethod
     def beat(cls, video_id: str, token: str, progress: int | None = None, **fields) -> bool:
         """Heartbeat (and progress) of a running attempt; False once the attempt lost its claim."""
         if progress is not None:
-            fields["progress"] = max(0, min(100, int(progress)))
+            fields["progress"] = max(0, min(Progress.READY, int(progress)))
         return cls._update(video_id, cls._mine(token), heartbeat_at=timezone.now(), **fields)
 
     @classmethod
@@ -136,7 +162,7 @@ class Video(models.Model):
         now = timezone.now()
         return cls._update(
             video_id, cls._mine(token),
-            status=cls.Status.READY, progress=100, error="", duration=duration, width=width,
+            status=cls.Status.READY, progress=Progress.READY, error="", duration=duration, width=width,
             height=height, processed_at=now, heartbeat_at=now,
             first_ready_at=Coalesce(F("first_ready_at"), now),
         )
@@ -149,7 +175,7 @@ class Video(models.Model):
         mine = cls._mine(token, silent_since)
         if cls._update(
             video_id, {**mine, "first_ready_at__isnull": False},
-            status=cls.Status.READY, progress=100, error=REPROCESSING_FAILED.format(reason=error),
+            status=cls.Status.READY, progress=Progress.READY, error=REPROCESSING_FAILED.format(reason=error),
         ):
             return cls.Status.READY
         if cls._update(
@@ -199,10 +225,17 @@ class Video(models.Model):
 
 
 class Claim(NamedTuple):
-    """What claim_for_processing hands the attempt: its number (for the history) and its token."""
+    """What claim_for_processing hands the attempt: its video, its number (for the history) and
+    its token, which every later write of the attempt names."""
 
+    video_id: str
     attempt: int
     token: str
+
+    @property
+    def is_last(self) -> bool:
+        """Past this attempt a failure is final: no more going back to the queue."""
+        return self.attempt >= MAX_ATTEMPTS
 
 
 class Rendition(models.Model):

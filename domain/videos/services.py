@@ -8,17 +8,20 @@ import logging
 import os
 import re
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
+from domain.errors import Code, DomainError
 from domain.storage import remove_empty_local_folders, storage_delete_under
-from domain.videos.models import MAX_ATTEMPTS, JobStep, Video, new_video_id
+from domain.videos.models import MAX_ATTEMPTS, JobStep, Rendition, Video, new_video_id
 from practika_project.celery import app as celery_app
 
 log = logging.getLogger(__name__)
@@ -38,52 +41,97 @@ def original_name_for(video_id: str, filename: str) -> str:
     return f"videos/{video_id}/original{ext if _SAFE_EXTENSION.match(ext) else ''}"
 
 
-class StorageFull(Exception):
-    """The media volume has no room for the file; str(exc) is a sentence for the user."""
-
-
 STORAGE_FULL = "The server is out of storage space, so the upload was not kept. Please try again later."
-
-
-def video_store_original(*, video_id: str, filename: str, content: File) -> str:
-    """Stream an uploaded or local file into storage under the video's prefix; its storage name.
-
-    A full disk leaves a partial file behind; it is removed before StorageFull is raised."""
-    name = original_name_for(video_id, filename)
-    try:
-        return default_storage.save(name, content)
-    except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        log.error("storage full while storing the original of video %s", video_id)
-        default_storage.delete(name)
-        remove_empty_local_folders(f"videos/{video_id}/")
-        raise StorageFull(STORAGE_FULL) from exc
-
-
-class QuotaExceeded(Exception):
-    """The upload would take its owner past MAX_USER_STORAGE_BYTES; str(exc) is for the user."""
-
-
 QUOTA_EXCEEDED = (
     "This upload would take you past your storage quota of {quota} MB; delete some videos or "
     "unfinished uploads first."
 )
 
 
+class Original(Protocol):
+    """The bytes of a new video's original: a file still to be stored (FileOriginal), or a
+    resumable upload already in storage (domain.uploads.services)."""
+
+    filename: str  # as the user named it: shown to them, and lends the stored name its extension
+    size: int
+
+    def store(self, *, video_id: str) -> str:
+        """Put the bytes where the video's original lives; the storage name."""
+
+    def discard(self, *, video_id: str) -> None:
+        """Take back what store() left in storage, whole or partial, after a failure."""
+
+
+@dataclass
+class FileOriginal:
+    """A file to copy into storage: a multipart upload spooled to disk, or a file an operator
+    imports."""
+
+    content: File
+    filename: str
+    size: int
+
+    def store(self, *, video_id: str) -> str:
+        try:
+            return default_storage.save(original_name_for(video_id, self.filename), self.content)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            log.error("storage full while storing the original of video %s", video_id)
+            raise DomainError(Code.STORAGE_FULL, STORAGE_FULL) from exc
+
+    def discard(self, *, video_id: str) -> None:
+        default_storage.delete(original_name_for(video_id, self.filename))
+        remove_empty_local_folders(f"videos/{video_id}/")
+
+
+def video_create_from_upload(
+    *,
+    owner,
+    original: Original,
+    title: str,
+    description: str = "",
+    visibility: str = Video.Visibility.PRIVATE,
+    video_id: str | None = None,
+) -> Video:
+    """The pending video for an upload's bytes; its processing is queued after commit.
+
+    The quota is checked before a byte is stored, so a refusal costs no copy and leaves a
+    resumable upload as it was. Whatever fails after that (a full disk, the database) takes the
+    stored bytes back with it: there is never an original without its row. `video_id` is the
+    id a resumable upload reserved when it began."""
+    video_id = video_id or new_video_id()
+    video_quota_check(owner=owner, size=original.size, video_id=video_id)
+    try:
+        name = original.store(video_id=video_id)
+        # A savepoint when the caller holds a transaction: a failed insert leaves it usable.
+        with transaction.atomic():
+            video = Video.objects.create(
+                id=video_id,
+                owner=owner,
+                title=title,
+                description=description,
+                visibility=visibility,
+                original=name,
+                original_filename=os.path.basename(original.filename).replace("\x00", "")[:255],
+                size=original.size,
+            )
+    except BaseException:  # a worker's timeout (SystemExit) too: nothing may stay half-stored
+        original.discard(video_id=video_id)
+        raise
+    transaction.on_commit(lambda: video_enqueue(video_id=video.id))
+    return video
+
+
 def video_quota_check(*, owner, size: int, video_id: str | None = None) -> None:
-    """Raise QuotaExceeded when `size` more bytes would not fit in the owner's quota.
+    """Refuse (QUOTA_EXCEEDED) when `size` more bytes would not fit in the owner's quota.
 
     Counted: originals, renditions, and the declared length of every unfinished resumable upload
     (reserved from its creation, so uploads in progress cannot fill a disk or a bucket), except
     the one for `video_id`: its room is the `size` asked about."""
-    from django.conf import settings
-    from django.db.models import Sum
-
     from domain.uploads.models import (
         Upload,  # uploads build on videos: import late, one direction
     )
-    from domain.videos.models import Rendition
 
     reserved = Upload.objects.unfinished().filter(owner=owner)
     if video_id:
@@ -94,34 +142,8 @@ def video_quota_check(*, owner, size: int, video_id: str | None = None) -> None:
         + (reserved.aggregate(n=Sum("length"))["n"] or 0)
     )
     if used + size > settings.MAX_USER_STORAGE_BYTES:
-        raise QuotaExceeded(QUOTA_EXCEEDED.format(quota=settings.MAX_USER_STORAGE_BYTES // 1024**2))
-
-
-def video_create(
-    *,
-    owner,
-    title: str,
-    description: str = "",
-    visibility: str = Video.Visibility.PRIVATE,
-    video_id: str | None = None,
-    original_name: str,
-    original_filename: str,
-    size: int,
-) -> Video:
-    """The pending row for an original already in storage; processing is queued after commit."""
-    video_quota_check(owner=owner, size=size, video_id=video_id)
-    video = Video.objects.create(
-        id=video_id or new_video_id(),
-        owner=owner,
-        title=title,
-        description=description,
-        visibility=visibility,
-        original=original_name,
-        original_filename=os.path.basename(original_filename).replace("\x00", "")[:255],
-        size=size,
-    )
-    transaction.on_commit(lambda: video_enqueue(video_id=video.id))
-    return video
+        quota = settings.MAX_USER_STORAGE_BYTES // 1024**2
+        raise DomainError(Code.QUOTA_EXCEEDED, QUOTA_EXCEEDED.format(quota=quota))
 
 
 def video_enqueue(*, video_id: str) -> bool:

@@ -18,11 +18,18 @@ import requests
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError
 from django.utils import timezone
 from tusclient import client as tus_client
 
+from domain.errors import Code, DomainError
 from domain.uploads.models import Upload
-from domain.uploads.services import uploads_expire
+from domain.uploads.services import (
+    Checksum,
+    upload_append,
+    upload_create,
+    uploads_expire,
+)
 from domain.videos.models import Video
 from domain.videos.services import QUOTA_EXCEEDED
 from tests.conftest import free_port, wait_http
@@ -288,7 +295,7 @@ def test_a_quota_refusal_at_the_last_byte_leaves_the_s3_upload_resumable(s3, upl
             ).encode()
             + data[5 * MiB: 5 * MiB + 10]
         )
-        wait_until_locked(Upload.objects.get())
+        wait_until_locked()
         settings.MAX_USER_STORAGE_BYTES = 6 * MiB
         slow.sendall(data[5 * MiB + 10:])
         assert b" 413 " in slow.recv(4096).split(b"\r\n", 1)[0] + b" "
@@ -316,3 +323,37 @@ def test_the_sweep_removes_an_upload_whose_s3_multipart_upload_is_gone(s3, uploa
     assert uploads_expire(now=timezone.now() + timedelta(days=2)) == 2
     assert not Upload.objects.exists()
     assert multipart_uploads(s3) == [] and keys(s3) == []
+
+
+def test_a_bad_checksum_in_s3_counts_nothing_across_parts_and_tails(s3, alice):
+    """The checksum is verified after the bytes went to S3: a failed PATCH may have sent parts
+    and a tail, and still the next PATCH continues from the acknowledged bytes."""
+    data = os.urandom(6 * MiB + 100)
+    upload = upload_create(owner=alice, length=len(data), filename="checked.mp4", title="Checked")
+
+    def send(start: int, end: int, digest_of: bytes | None = None):
+        chunk = data[start:end]
+        checksum = Checksum("sha256", hashlib.sha256(chunk if digest_of is None else digest_of).digest())
+        return upload_append(owner=alice, key=upload.key, offset=start, content_length=len(chunk), chunks=[chunk],
+                             checksum=checksum)
+
+    assert send(0, 1000).offset == 1000  # a tail
+    for start, end in ((1000, 5 * MiB + 500), (5 * MiB + 500, len(data))):  # a whole part; the last part
+        with pytest.raises(DomainError) as refused:
+            send(start, end, digest_of=b"other bytes")
+        assert refused.value.code == Code.CHECKSUM_MISMATCH
+        assert Upload.objects.get().offset == start and not Video.objects.exists()
+        send(start, end)
+    video = Video.objects.get()
+    assert s3.get_object(Bucket=BUCKET, Key=video.original)["Body"].read() == data
+    assert multipart_uploads(s3) == [] and keys(s3) == [video.original]
+
+
+def test_a_completed_s3_upload_whose_video_cannot_be_made_leaves_no_object(s3, alice):
+    data = os.urandom(1000)
+    upload = upload_create(owner=alice, length=len(data), filename="late.mp4", title="Late")
+    Video.objects.create(id=upload.video_id, owner=alice, title="in the way")  # the insert fails
+    with pytest.raises(IntegrityError):
+        upload_append(owner=alice, key=upload.key, offset=0, content_length=len(data), chunks=[data])
+    assert keys(s3) == [], "the multipart upload was completed, and its object taken back"
+    assert (Upload.objects.get().offset, Upload.objects.get().completed_at) == (0, None)

@@ -110,6 +110,7 @@ def test_sigterm_mid_transcode_gives_the_job_back_to_the_broker(stack, media_roo
 def test_the_same_job_delivered_twice_at_once_has_one_outcome(stack, media_root, tmp_path):
     from django.contrib.auth import get_user_model
     from django.core.files import File
+    from django.core.files.storage import default_storage
 
     from domain.videos import services
     from domain.videos.models import JobStep, Video, new_video_id
@@ -121,7 +122,7 @@ def test_the_same_job_delivered_twice_at_once_has_one_outcome(stack, media_root,
     video_id = new_video_id()
     clip = make_clip(tmp_path / "c.mp4", seconds=2, width=320, height=240, vcodec="mpeg4")
     with clip.open("rb") as f:
-        name = services.video_store_original(video_id=video_id, filename="c.mp4", content=File(f))
+        name = default_storage.save(services.original_name_for(video_id, "c.mp4"), File(f))
     Video.objects.create(id=video_id, owner=owner, title="twice", original=name, size=clip.stat().st_size)
 
     both = [threading.Thread(target=tasks.video_process_task.delay, args=(video_id,)) for _ in range(2)]

@@ -121,3 +121,33 @@ def test_production_passes_check_deploy_without_warnings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+WORKER_KNOBS = """
+import json, django
+from django.conf import settings
+django.setup()
+print(json.dumps({name: getattr(settings, name) for name in
+                  ("FFMPEG_THREADS", "FFMPEG_MAX_MEMORY_BYTES", "VIDEO_WORKER_CONCURRENCY", "LOG_LEVEL")}))
+"""
+
+
+def test_the_worker_knobs_have_their_documented_defaults():
+    result = run("practika_project.settings", WORKER_KNOBS)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "FFMPEG_THREADS": 2, "FFMPEG_MAX_MEMORY_BYTES": 3 * 1024**3, "VIDEO_WORKER_CONCURRENCY": 2, "LOG_LEVEL": "INFO",
+    }
+    tuned = run("practika_project.settings", WORKER_KNOBS, FFMPEG_THREADS="1", FFMPEG_MAX_MEMORY_BYTES="1073741824",
+                VIDEO_WORKER_CONCURRENCY=" 4 ", LOG_LEVEL="WARNING")
+    assert json.loads(tuned.stdout) == {
+        "FFMPEG_THREADS": 1, "FFMPEG_MAX_MEMORY_BYTES": 1024**3, "VIDEO_WORKER_CONCURRENCY": 4, "LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.mark.parametrize("name", ["FFMPEG_THREADS", "FFMPEG_MAX_MEMORY_BYTES", "VIDEO_WORKER_CONCURRENCY"])
+@pytest.mark.parametrize("value", ["two", "0", "-1", "1.5"])
+def test_a_bad_count_in_the_environment_is_an_error_not_a_guess(name, value):
+    result = run("practika_project.settings", WORKER_KNOBS, **{name: value})
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {name} must be a positive whole number, not '{value}'" in result.stderr

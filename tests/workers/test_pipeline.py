@@ -11,15 +11,13 @@ from pathlib import Path
 import av
 import pytest
 
-from workers import pipeline
-from workers.pipeline import MediaRejected, Probe, Rung
+from tests.workers.test_probe import cut, playlist, run_ffmpeg
+from workers import pipeline, probe
+from workers.ffmpeg import VIDEO_FORMATS
+from workers.pipeline import Rung
+from workers.probe import MediaRejected, Probe, probe_file
 
 LONG_ENOUGH = 60.0
-
-
-def run_ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args], check=True)
-
 
 def top_level_boxes(path: Path) -> list[str]:
     boxes, data, at = [], path.read_bytes(), 0
@@ -47,7 +45,7 @@ def assert_plays_in_browsers(path: Path, rung: Rung, *, audio: bool, duration: f
     fps = float(video.average_rate)
     gaps = [b - a for a, b in zip(keyframes, keyframes[1:])]
     assert keyframes[0] == 0 and all(gap <= pipeline.KEYFRAME_SECONDS + 1.5 / fps for gap in gaps), keyframes
-    assert pipeline.probe(path, max_seconds=LONG_ENOUGH).rotation == 0
+    assert probe_file(path, max_seconds=LONG_ENOUGH).rotation == 0
 
 
 def assert_jpeg(path: Path, *, width: int, height: int) -> float:
@@ -92,7 +90,7 @@ def test_every_common_kind_becomes_renditions_and_a_poster(clip, tmp_path, name)
     src = clip(name, **options)
     has_audio = options.get("acodec", "aac") is not None
 
-    probe = pipeline.probe(src, max_seconds=LONG_ENOUGH)
+    probe = probe_file(src, max_seconds=LONG_ENOUGH)
     assert (probe.width, probe.height) == (width, height)
     assert probe.duration == pytest.approx(options.get("seconds", 2), abs=0.1)
     assert probe.has_audio is has_audio
@@ -127,7 +125,7 @@ def test_a_browser_safe_upload_is_remuxed_with_faststart_not_reencoded(clip, tmp
     assert top_level_boxes(src).index("moov") > top_level_boxes(src).index("mdat")
     with av.open(str(src)) as container:
         assert "location" in container.metadata
-    probe = pipeline.probe(src, max_seconds=LONG_ENOUGH)
+    probe = probe_file(src, max_seconds=LONG_ENOUGH)
 
     dest = tmp_path / "remux.mp4"
     rung = pipeline.remux_faststart(src, probe, dest)
@@ -136,7 +134,7 @@ def test_a_browser_safe_upload_is_remuxed_with_faststart_not_reencoded(clip, tmp
     boxes = top_level_boxes(dest)
     assert boxes.index("moov") < boxes.index("mdat")
     assert video_packet_sizes(dest) == video_packet_sizes(src)  # the very same H.264, copied
-    again = pipeline.probe(dest, max_seconds=LONG_ENOUGH)
+    again = probe_file(dest, max_seconds=LONG_ENOUGH)
     assert (again.width, again.height, again.rotation) == (probe.width, probe.height, rotate)
     assert again.browser_safe and again.has_audio
     with av.open(str(dest)) as container:
@@ -146,13 +144,13 @@ def test_a_browser_safe_upload_is_remuxed_with_faststart_not_reencoded(clip, tmp
 def test_remux_refuses_a_source_browsers_cannot_play(clip, tmp_path):
     src = clip("clip.webm", vcodec="libvpx-vp9", acodec="libopus", container="webm")
     with pytest.raises(ValueError):
-        pipeline.remux_faststart(src, pipeline.probe(src, max_seconds=LONG_ENOUGH), tmp_path / "out.mp4")
+        pipeline.remux_faststart(src, probe_file(src, max_seconds=LONG_ENOUGH), tmp_path / "out.mp4")
     assert not (tmp_path / "out.mp4").exists()
 
 
 def test_a_portrait_phone_video_stays_portrait_in_every_rendition(clip, tmp_path):
     src = clip("phone.mov", container="mov", rotate=270, width=854, height=480, seconds=1)
-    probe = pipeline.probe(src, max_seconds=LONG_ENOUGH)
+    probe = probe_file(src, max_seconds=LONG_ENOUGH)
     assert (probe.width, probe.height, probe.rotation) == (480, 854, 270)
     rungs = pipeline.ladder(probe)
     assert rungs == [Rung("360p", 360, 640), Rung("480p", 480, 854)]
@@ -189,7 +187,7 @@ def test_renditions_and_poster_are_the_right_way_up(clip, tmp_path, rotate, corn
     # ffmpeg's own autorotate agrees on this file.
     run_ffmpeg("-i", str(src), "-frames:v", "1", "-c:v", "png", "-f", "image2", str(tmp_path / "reference.png"))
     assert bright_corner(first_frame(tmp_path / "reference.png")) == corner
-    probe = pipeline.probe(src, max_seconds=LONG_ENOUGH)
+    probe = probe_file(src, max_seconds=LONG_ENOUGH)
     assert probe.rotation == rotate
 
     pipeline.transcode(src, probe, pipeline.ladder(probe), {"360p": tmp_path / "360p.mp4"})
@@ -205,7 +203,7 @@ def test_variable_frame_rate_becomes_constant(clip, tmp_path):
     with av.open(str(src)) as container:
         stamps = [p.pts for p in container.demux(video=0) if p.size]
     assert len({b - a for a, b in zip(stamps, stamps[1:])}) > 1
-    probe = pipeline.probe(src, max_seconds=LONG_ENOUGH)
+    probe = probe_file(src, max_seconds=LONG_ENOUGH)
     dest = tmp_path / "out.mp4"
     pipeline.transcode(src, probe, pipeline.ladder(probe), {"240p": dest})
 
@@ -231,7 +229,7 @@ def test_a_camcorder_interlaced_video_is_deinterlaced(clip, tmp_path):
     src = clip("camcorder.mkv", container="matroska", fps=50, extra=weave)
     interlaced, progressive = interlaced_fields(src)
     assert interlaced > 5 * progressive
-    probe = pipeline.probe(src, max_seconds=LONG_ENOUGH)
+    probe = probe_file(src, max_seconds=LONG_ENOUGH)
     dest = tmp_path / "out.mp4"
     pipeline.transcode(src, probe, pipeline.ladder(probe), {"240p": dest})
 
@@ -242,7 +240,7 @@ def test_a_camcorder_interlaced_video_is_deinterlaced(clip, tmp_path):
 def test_the_poster_skips_a_black_opening(clip, tmp_path):
     black_start = "drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='lt(t,1.5)'"
     src = clip("fade.mp4", seconds=3, extra=("-vf", black_start))
-    probe = pipeline.probe(src, max_seconds=LONG_ENOUGH)
+    probe = probe_file(src, max_seconds=LONG_ENOUGH)
     with av.open(str(src)) as container:
         first = mean_luma(next(container.decode(video=0)))
     assert first < 20
@@ -253,13 +251,13 @@ def test_the_poster_skips_a_black_opening(clip, tmp_path):
 
 def test_an_all_dark_video_still_gets_a_poster(clip, tmp_path):
     src = clip("night.mp4", extra=("-vf", "drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill"))
-    pipeline.make_poster(src, pipeline.probe(src, max_seconds=LONG_ENOUGH), tmp_path / "poster.jpg")
+    pipeline.make_poster(src, probe_file(src, max_seconds=LONG_ENOUGH), tmp_path / "poster.jpg")
     assert assert_jpeg(tmp_path / "poster.jpg", width=320, height=240) < 20
 
 
 def test_a_portrait_4k_poster_is_at_most_1280_wide(clip, tmp_path):
     src = clip("tall.mp4", width=2160, height=3840, seconds=1, fps=2, acodec=None)
-    pipeline.make_poster(src, pipeline.probe(src, max_seconds=LONG_ENOUGH), tmp_path / "poster.jpg")
+    pipeline.make_poster(src, probe_file(src, max_seconds=LONG_ENOUGH), tmp_path / "poster.jpg")
     assert_jpeg(tmp_path / "poster.jpg", width=1280, height=2276)
 
 
@@ -288,143 +286,6 @@ def test_the_ladder_goes_by_the_shorter_side_and_never_upscales(size, expected):
     assert all(r.width % 2 == 0 and r.height % 2 == 0 for r in rungs)
 
 
-# --- What we refuse -------------------------------------------------------------------------
-
-
-def text(path: Path) -> Path:
-    path.write_text("This is my homework, not a video.\n" * 50)
-    return path
-
-
-def empty(path: Path) -> Path:
-    path.write_bytes(b"")
-    return path
-
-
-def cut(path: Path, fraction: float) -> Path:
-    data = path.read_bytes()
-    path.write_bytes(data[: int(len(data) * fraction)])
-    return path
-
-
-def audio(path: Path, fmt: str, codec: str) -> Path:
-    run_ffmpeg("-f", "lavfi", "-i", "sine", "-t", "2", "-c:a", codec, "-f", fmt, str(path))
-    return path
-
-
-def cover_art(path: Path) -> Path:
-    """A song with its album cover: a video stream, but only a picture."""
-    run_ffmpeg(
-        "-f", "lavfi", "-i", "sine", "-f", "lavfi", "-i", "testsrc2=size=320x240", "-t", "2", "-map", "0", "-map", "1",
-        "-frames:v", "1", "-c:a", "aac", "-c:v", "mjpeg", "-disposition:v:0", "attached_pic", "-f", "mp4", str(path),
-    )  # fmt: skip
-    return path
-
-
-def image(path: Path, codec: str) -> Path:
-    run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1", "-c:v", codec, "-f", "image2pipe", str(path))
-    return path
-
-
-def garbled(path: Path) -> Path:
-    """The container intact, the compressed picture replaced by noise."""
-    data = bytearray(path.read_bytes())
-    at = data.find(b"mdat") - 4
-    size = struct.unpack(">I", data[at : at + 4])[0]
-    data[at + 8 : at + size] = bytes((i * 7919) % 251 for i in range(size - 8))
-    path.write_bytes(data)
-    return path
-
-
-def ten_hour_bomb(path: Path) -> Path:
-    """Three frames five hours apart: 7 KB that decode to ten hours of 30 fps video."""
-    run_ffmpeg(
-        "-f", "lavfi", "-t", "3", "-i", "testsrc2=size=64x64:rate=1", "-vf", "setpts=PTS*18000",
-        "-c:v", "libx264", "-preset", "ultrafast", "-fps_mode", "passthrough", str(path),
-    )  # fmt: skip
-    return path
-
-
-def lying_header(path: Path) -> Path:
-    """The same bomb with the Matroska header's Duration rewritten to claim two seconds."""
-    ten_hour_bomb(path)
-    data = bytearray(path.read_bytes())
-    at = data.find(b"\x44\x89\x88")  # Duration element, 8-byte float, in milliseconds
-    data[at + 3 : at + 11] = struct.pack(">d", 2000.0)
-    path.write_bytes(data)
-    return path
-
-
-def playlist(path: Path, target: str) -> Path:
-    path.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n{target}\n#EXT-X-ENDLIST\n")
-    return path
-
-
-def concat_list(path: Path) -> Path:
-    path.write_text("ffconcat version 1.0\nfile '/etc/passwd'\n")
-    return path
-
-
-TOO_LONG_FOR_3_HOURS = pipeline.TOO_LONG.format(limit="3 hours")
-BAD = {
-    "text named .mp4": (lambda clip, p: text(p), pipeline.NOT_A_VIDEO),
-    "zero bytes": (lambda clip, p: empty(p), pipeline.EMPTY),
-    "MP4 cut in the middle": (lambda clip, p: cut(clip(p.name, extra=("-movflags", "+faststart")), 0.6), pipeline.TRUNCATED),
-    "MP4 cut before its index": (lambda clip, p: cut(clip(p.name), 0.6), pipeline.NOT_A_VIDEO),
-    "garbled picture": (lambda clip, p: garbled(clip(p.name, acodec=None)), pipeline.UNDECODABLE),
-    "audio only, MP4": (lambda clip, p: audio(p, "mp4", "aac"), pipeline.AUDIO_ONLY),
-    "audio with cover art": (lambda clip, p: cover_art(p), pipeline.AUDIO_ONLY),
-    "audio only, MP3": (lambda clip, p: audio(p, "mp3", "libmp3lame"), pipeline.AUDIO_ONLY),
-    "PNG named .mp4": (lambda clip, p: image(p, "png"), pipeline.STILL_IMAGE),
-    "JPEG named .mp4": (lambda clip, p: image(p, "mjpeg"), pipeline.STILL_IMAGE),
-    "one-frame MP4": (lambda clip, p: clip(p.name, seconds=0.04, acodec=None), pipeline.STILL_IMAGE),
-    "HLS to /etc/passwd": (lambda clip, p: playlist(p, "file:///etc/passwd"), pipeline.PLAYLIST),
-    "concat list": (lambda clip, p: concat_list(p), pipeline.PLAYLIST),
-    "16×8000": (lambda clip, p: clip(p.name, width=16, height=8000, seconds=1, fps=2), pipeline.BAD_DIMENSIONS),
-    "4000×16": (lambda clip, p: clip(p.name, width=4000, height=16, seconds=1, fps=2), pipeline.BAD_DIMENSIONS),
-    "8×64": (lambda clip, p: clip(p.name, width=8, height=64, seconds=1, fps=2), pipeline.BAD_DIMENSIONS),
-    "4200×2400": (lambda clip, p: clip(p.name, width=4200, height=2400, seconds=1, fps=2), pipeline.BAD_DIMENSIONS),
-    "ten-hour bomb": (lambda clip, p: ten_hour_bomb(p.with_suffix(".mkv")), TOO_LONG_FOR_3_HOURS),
-    "header claims 2 s": (lambda clip, p: lying_header(p.with_suffix(".mkv")), TOO_LONG_FOR_3_HOURS),
-}
-
-
-@pytest.mark.parametrize("kind", BAD)
-def test_what_is_not_a_playable_video_is_refused_with_a_sentence(clip, tmp_path, kind):
-    make, message = BAD[kind]
-    src = make(clip, tmp_path / "upload.mp4")
-    before = sorted(tmp_path.iterdir())
-
-    with pytest.raises(MediaRejected) as caught:
-        pipeline.probe(src, max_seconds=3 * 3600)
-
-    assert str(caught.value) == message
-    assert sorted(tmp_path.iterdir()) == before
-
-
-@pytest.mark.parametrize(
-    "seconds, spoken", [(10800, "3 hours"), (3600, "1 hour"), (120, "2 minutes"), (90, "90 seconds"), (1, "1 second")]
-)
-def test_the_length_limit_is_spoken_like_a_person(seconds, spoken):
-    assert pipeline._spoken(seconds) == spoken
-
-
-def test_longer_than_the_limit_is_refused(clip):
-    src = clip("clip.mp4")
-    with pytest.raises(MediaRejected, match="^The video is too long: the limit is 1 second.$"):
-        pipeline.probe(src, max_seconds=1)
-    assert pipeline.probe(src, max_seconds=2.5).duration == 2.0
-
-
-def test_the_limit_comes_from_settings_by_default(clip, settings):
-    src = clip("clip.mp4")
-    settings.MAX_VIDEO_SECONDS = 90
-    assert pipeline.probe(src).duration == 2.0
-    settings.MAX_VIDEO_SECONDS = 1.5
-    with pytest.raises(MediaRejected, match="1.5 seconds"):
-        pipeline.probe(src)
-
-
 # --- Files that point elsewhere -------------------------------------------------------------
 
 
@@ -434,7 +295,7 @@ def no_trace_of(secret: bytes, folder: Path, *, besides: Path | None = None) -> 
 
 def forged_probes(real: Probe) -> list[Probe]:
     """The probe as if it had been fooled into calling the file each video format we accept."""
-    return [replace(real, format_name=fmt) for fmt in pipeline.ffmpeg.VIDEO_FORMATS]
+    return [replace(real, format_name=fmt) for fmt in VIDEO_FORMATS]
 
 
 def every_step_refuses(src: Path, out: Path) -> None:
@@ -468,10 +329,10 @@ def test_a_playlist_to_another_local_video_reads_nothing(clip, tmp_path):
 
     # Named .m3u8, PyAV's newer FFmpeg would follow it too.
     for named in (upload, playlist(tmp_path / "upload.m3u8", str(secret))):
-        with pytest.raises(MediaRejected, match=pipeline.PLAYLIST):
-            pipeline.probe(named, max_seconds=LONG_ENOUGH)
+        with pytest.raises(MediaRejected, match=probe.PLAYLIST):
+            probe_file(named, max_seconds=LONG_ENOUGH)
         # Behind the friendly sniff, the fenced probe's demuxer allowlist refuses it on its own...
-        assert pipeline._facts_fenced(named) == {}
+        assert probe.facts_fenced(named) == {}
         # ...and so does ffmpeg, whatever format a fooled probe might have claimed.
         out = tmp_path / "out"
         out.mkdir(exist_ok=True)
@@ -484,9 +345,9 @@ def test_a_playlist_to_etc_passwd_reads_nothing(ffmpeg, tmp_path):
     assert passwd.startswith(b"root:")
     for target in ("file:///etc/passwd", "/etc/passwd"):
         upload = playlist(tmp_path / "upload.mp4", target)
-        with pytest.raises(MediaRejected, match=pipeline.PLAYLIST):
-            pipeline.probe(upload, max_seconds=LONG_ENOUGH)
-        assert pipeline._facts_fenced(upload) == {}
+        with pytest.raises(MediaRejected, match=probe.PLAYLIST):
+            probe_file(upload, max_seconds=LONG_ENOUGH)
+        assert probe.facts_fenced(upload) == {}
         out = tmp_path / "out"
         out.mkdir(exist_ok=True)
         every_step_refuses(upload, out)
@@ -498,7 +359,7 @@ def test_a_playlist_to_etc_passwd_reads_nothing(ffmpeg, tmp_path):
 
 def test_a_failed_transcode_leaves_no_files_and_says_why(clip, tmp_path):
     src = clip("clip.mp4")
-    probe = pipeline.probe(src, max_seconds=LONG_ENOUGH)
+    probe = probe_file(src, max_seconds=LONG_ENOUGH)
     cut(src, 0.3)  # damaged after probing: ffmpeg now fails part-way
     rungs = [Rung("240p", 320, 240), Rung("120p", 160, 120)]
     dests = {rung.label: tmp_path / f"{rung.label}.mp4" for rung in rungs}
@@ -511,7 +372,7 @@ def test_a_failed_transcode_leaves_no_files_and_says_why(clip, tmp_path):
 
 def test_an_exception_from_the_progress_callback_stops_ffmpeg_and_cleans_up(clip, tmp_path):
     src = clip("clip.mp4", seconds=3)
-    probe = pipeline.probe(src, max_seconds=LONG_ENOUGH)
+    probe = probe_file(src, max_seconds=LONG_ENOUGH)
 
     def fail(progress: float) -> None:
         raise RuntimeError("the database went away")

@@ -7,7 +7,6 @@ errors; the body of a PATCH is read here in small blocks and streamed into stora
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Iterator
 
 from django.conf import settings
@@ -22,27 +21,25 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ParseError, UnsupportedMediaType
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
 from domain.uploads.models import Upload
 from domain.uploads.services import (
-    CHECKSUM_MISMATCH,
-    UploadError,
+    CHECKSUM_ALGORITHMS,
+    Checksum,
     upload_abandon,
     upload_append,
     upload_create,
     upload_get,
 )
 from domain.uploads.stores import chunk_bytes, chunk_max_bytes, upload_chunk_bytes
-from web.api.errors import json_error
 from web.headers import BAD_CONTENT_LENGTH, whole_number
 from web.security import UploadRateThrottle
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,termination,checksum,expiration"
-CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": hashlib.md5}
 # Clients should send PATCH bodies of this many bytes (with S3 storage: the multipart part size).
 CHUNK_SIZE_HEADER = "Practika-Upload-Chunk-Size"
 CHUNK_MAX_HEADER = "Practika-Upload-Chunk-Max"
@@ -85,11 +82,6 @@ class TusView(APIView):
         if request.method != "OPTIONS" and request.headers.get("Tus-Resumable") != TUS_VERSION:
             raise TusVersionMismatch()
 
-    def handle_exception(self, exc):
-        if isinstance(exc, UploadError):
-            return json_error(str(exc), exc.status)
-        return super().handle_exception(exc)
-
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Tus-Resumable"] = TUS_VERSION
@@ -101,7 +93,7 @@ class TusView(APIView):
         response = HttpResponse(status=204)
         response["Tus-Extension"] = TUS_EXTENSIONS
         response["Tus-Max-Size"] = str(settings.MAX_UPLOAD_BYTES)
-        response["Tus-Checksum-Algorithm"] = ",".join(CHECKSUMS)
+        response["Tus-Checksum-Algorithm"] = ",".join(CHECKSUM_ALGORITHMS)
         _chunk_headers(response, chunk_bytes())
         return response
 
@@ -125,7 +117,7 @@ def _state_headers(response: HttpResponse, upload: Upload) -> HttpResponse:
 def _whole_number(value: str | None, message: str) -> int:
     number = whole_number(value)
     if number is None:
-        raise UploadError(message, 400)
+        raise ParseError(message)
     return number
 
 
@@ -136,9 +128,9 @@ def _metadata(header: str) -> dict[str, str]:
         try:
             pairs[key] = base64.b64decode(value, validate=True).decode()
         except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8
-            raise UploadError(BAD_METADATA, 400) from None
+            raise ParseError(BAD_METADATA) from None
         if "\x00" in pairs[key]:
-            raise UploadError(BAD_METADATA, 400)
+            raise ParseError(BAD_METADATA)
     return pairs
 
 
@@ -195,23 +187,17 @@ class UploadResource(TusView):
     )
     def patch(self, request, key: str):
         if request.content_type.split(";")[0].strip() != OFFSET_CONTENT_TYPE:
-            raise UploadError(BAD_CONTENT_TYPE, 415)
+            raise UnsupportedMediaType(request.content_type, BAD_CONTENT_TYPE)
         offset = _whole_number(request.headers.get("Upload-Offset"), BAD_OFFSET)
         # Django reads nothing of a body without a Content-Length (chunked transfer).
         content_length = _whole_number(request.headers.get("Content-Length"), BAD_CONTENT_LENGTH)
-        digest, expected = _checksum(request.headers.get("Upload-Checksum"))
-
-        def verify() -> None:
-            if digest is not None and digest.digest() != expected:
-                raise UploadError(CHECKSUM_MISMATCH, 460)
-
         upload = upload_append(
             owner=request.user,
             key=key,
             offset=offset,
             content_length=content_length,
-            chunks=_body(request, content_length, digest),
-            verify=verify,
+            chunks=_body(request, content_length),
+            checksum=_checksum(request.headers.get("Upload-Checksum")),
         )
         return _state_headers(HttpResponse(status=204), upload)
 
@@ -225,20 +211,20 @@ class UploadResource(TusView):
         return HttpResponse(status=204)
 
 
-def _checksum(header: str | None):
+def _checksum(header: str | None) -> Checksum | None:
     if header is None:
-        return None, None
+        return None
     algorithm, _, encoded = header.partition(" ")
     try:
-        expected = base64.b64decode(encoded, validate=True)
+        digest = base64.b64decode(encoded, validate=True)
     except ValueError:
-        expected = None
-    if algorithm not in CHECKSUMS or not expected:
-        raise UploadError(BAD_CHECKSUM_HEADER.format(algorithms=", ".join(CHECKSUMS)), 400)
-    return CHECKSUMS[algorithm](), expected
+        digest = None
+    if algorithm not in CHECKSUM_ALGORITHMS or not digest:
+        raise ParseError(BAD_CHECKSUM_HEADER.format(algorithms=", ".join(CHECKSUM_ALGORITHMS)))
+    return Checksum(algorithm, digest)
 
 
-def _body(request, length: int, digest) -> Iterator[bytes]:
+def _body(request, length: int) -> Iterator[bytes]:
     """The PATCH body in small blocks; ends early, without error, if the client went away."""
     left = length
     while left > 0:
@@ -248,7 +234,5 @@ def _body(request, length: int, digest) -> Iterator[bytes]:
             return
         if not block:
             return
-        if digest is not None:
-            digest.update(block)
         left -= len(block)
         yield block

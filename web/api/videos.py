@@ -10,7 +10,6 @@ import functools
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.core.files.storage import default_storage
 from django.core.files.uploadhandler import (
     FileUploadHandler,
     StopUpload,
@@ -27,8 +26,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from domain.errors import DomainError
 from domain.videos import services
-from domain.videos.models import new_video_id
 from domain.videos.selectors import (
     NOT_OWNER,
     NOT_OWNER_OR_STAFF,
@@ -38,7 +37,7 @@ from domain.videos.selectors import (
     videos_visible_to,
 )
 from web.api import list_cache
-from web.api.errors import json_error
+from web.api.errors import domain_error_response, json_error
 from web.api.serializers import (
     VideoDetailSerializer,
     VideoSerializer,
@@ -136,8 +135,8 @@ def _over_quota(user, declared: int) -> HttpResponse | None:
         return None
     try:
         services.video_quota_check(owner=user, size=declared - MULTIPART_ALLOWANCE)
-    except services.QuotaExceeded as exc:
-        return json_error(str(exc), 413)
+    except DomainError as exc:
+        return domain_error_response(exc)
     return None
 
 
@@ -184,24 +183,11 @@ class VideoListView(APIView):
         form = VideoUploadSerializer(data=data)
         form.is_valid(raise_exception=True)
         upload = form.validated_data.pop("file")
-        video_id = new_video_id()
+        original = services.FileOriginal(content=upload, filename=upload.name, size=upload.size)
         try:
-            name = services.video_store_original(video_id=video_id, filename=upload.name, content=upload)
-        except services.StorageFull as exc:
-            return json_error(str(exc), 507)
+            video = services.video_create_from_upload(owner=request.user, original=original, **form.validated_data)
         finally:
             upload.close()  # the spooled temporary file goes now, not whenever it is collected
-        try:
-            video = services.video_create(
-                owner=request.user, video_id=video_id, original_name=name,
-                original_filename=upload.name, size=upload.size, **form.validated_data,
-            )
-        except services.QuotaExceeded as exc:
-            default_storage.delete(name)
-            return json_error(str(exc), 413)
-        except Exception:
-            default_storage.delete(name)
-            raise
         return Response(VideoSerializer(video, context={"request": request}).data, status=201)
 
 

@@ -60,3 +60,13 @@ def test_bad_arguments_are_clear_errors_and_store_nothing(alice, tmp_path, media
         run(*[a.format(file=source) for a in args])
     assert not Video.objects.exists()
     assert not media_root.exists() or not any(p.is_file() for p in media_root.rglob("*"))
+
+
+def test_a_quota_refusal_is_a_clear_error_and_leaves_no_original(alice, tmp_path, media_root, settings):
+    settings.MAX_USER_STORAGE_BYTES = 1000
+    source = tmp_path / "long.mp4"
+    source.write_bytes(b"v" * 2000)
+    with pytest.raises(CommandError, match="storage quota"):
+        run(str(source), "--user", "alice")
+    assert not Video.objects.exists()
+    assert not media_root.exists() or not any(p.is_file() for p in media_root.rglob("*"))

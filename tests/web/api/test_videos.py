@@ -162,22 +162,19 @@ def test_a_file_exactly_at_the_limit_is_accepted(client, alice, settings):
     assert upload(as_user(client, alice), size=100_000).status_code == 201
 
 
-def test_a_large_upload_is_spooled_to_disk_not_memory(client, alice, settings, tmp_path):
+def test_a_large_upload_is_spooled_to_disk_not_memory(client, alice, settings, tmp_path, monkeypatch):
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1000
     from django.core.files.uploadedfile import TemporaryUploadedFile
 
     seen = []
-    original = api.services.video_store_original
+    create = api.services.video_create_from_upload
 
     def spy(**kwargs):
-        seen.append(type(kwargs["content"]))
-        return original(**kwargs)
+        seen.append(type(kwargs["original"].content))
+        return create(**kwargs)
 
-    api.services.video_store_original = spy
-    try:
-        assert upload(as_user(client, alice), size=50_000).status_code == 201
-    finally:
-        api.services.video_store_original = original
+    monkeypatch.setattr(api.services, "video_create_from_upload", spy)
+    assert upload(as_user(client, alice), size=50_000).status_code == 201
     assert seen == [TemporaryUploadedFile]
 
 

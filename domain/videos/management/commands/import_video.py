@@ -8,11 +8,11 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from tqdm import tqdm
 
+from domain.errors import DomainError
 from domain.videos import services
-from domain.videos.models import Video, new_video_id
+from domain.videos.models import Video
 
 
 class _Counting:
@@ -50,16 +50,16 @@ class Command(BaseCommand):
         except get_user_model().DoesNotExist:
             raise CommandError(f"There is no user called {user!r}.") from None
         size = path.stat().st_size
-        video_id = new_video_id()
         # tqdm writes carriage returns itself: it gets the raw stream, not Django's wrapper
         # that would end every update with a newline.
         with path.open("rb") as fh, tqdm(total=size, unit="B", unit_scale=True, desc=path.name,
                                          file=self.stderr._out) as bar:
-            name = services.video_store_original(video_id=video_id, filename=path.name,
-                                                 content=File(_Counting(fh, bar), name=path.name))
-        with transaction.atomic():
-            video = services.video_create(
-                owner=owner, title=(title or path.stem)[:200], visibility=visibility, video_id=video_id,
-                original_name=name, original_filename=path.name, size=size,
-            )
+            original = services.FileOriginal(content=File(_Counting(fh, bar), name=path.name),
+                                             filename=path.name, size=size)
+            try:
+                video = services.video_create_from_upload(
+                    owner=owner, original=original, title=(title or path.stem)[:200], visibility=visibility,
+                )
+            except DomainError as exc:  # over the owner's quota, or no room in storage
+                raise CommandError(str(exc)) from None
         self.stdout.write(f"Imported {path} as video {video.id}; processing is queued.")
