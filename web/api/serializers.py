@@ -81,8 +81,8 @@ class VideoSerializer(serializers.ModelSerializer):
         ]
 
     @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_hls_url(self, video: Video) -> None:
-        return None
+    def get_hls_url(self, video: Video) -> str | None:
+        return video_media_url(video=video, name=video.hls_playlist) if video.hls_playlist else None
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_original_url(self, video: Video) -> str | None:
