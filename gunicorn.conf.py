@@ -29,6 +29,15 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="practika-metrics-")
 
 
+def post_worker_init(worker):
+    # Bodies that stall, and answers that leave a body unread, must not hold a thread or break the
+    # client's next request on the connection: a guard around the application, which needs
+    # gunicorn's socket and the switch below (web/request_body.py).
+    from web.request_body import RequestBodyMiddleware
+
+    worker.wsgi = RequestBodyMiddleware(worker.wsgi)
+
+
 def pre_request(worker, req):
     worker.log.debug("%s %s", req.method, req.path)  # what gunicorn's own hook does
     # An answer that leaves the request's body unread must close the connection, and gunicorn

@@ -3,14 +3,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from web.metrics import views as metrics_views
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("web.accounts.urls")),
     path("core/api/", include("web.api.urls")),
     path("core/health/", include("web.health.urls")),
-    path("core/metrics/", metrics_views.metrics, name="metrics"),
+    path("core/metrics/", include("web.metrics.urls")),
     path("media/", include("web.media.urls")),
     path("", include("web.pages.urls")),
 ]

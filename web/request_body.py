@@ -1,6 +1,7 @@
 """What a request's body may do to its connection: stall a thread forever, or leave bytes behind.
 
-A WSGI middleware around Django (practika_project/wsgi.py), for every request that has a body:
+A WSGI middleware around Django, put there by gunicorn.conf.py (post_worker_init), for every
+request that has a body:
 
 - **Stalls.** gunicorn reads a body from a blocking socket with no timeout, and its gthread
   worker never times a thread out: a client that sends half a body and then nothing holds the

@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from web.metrics import views
+
+urlpatterns = [path("", views.metrics, name="metrics")]
