@@ -7,7 +7,7 @@ from web.accounts import views
 
 # Our templates live under accounts/: the admin's registration/ templates would shadow them.
 urlpatterns = [
-    path("signup/", views.signup, name="signup"),
+    path("signup/", views.signup_view, name="signup"),
     path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path(

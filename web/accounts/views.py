@@ -17,7 +17,7 @@ def _next_url(request) -> str:
 
 
 @sensitive_post_parameters("password1", "password2")
-def signup(request):
+def signup_view(request):
     if request.user.is_authenticated:
         return redirect(_next_url(request))
     form = UserCreationForm(request.POST or None)

@@ -8,7 +8,7 @@ from web.api import uploads, videos
 from web.health import api as health_api
 
 urlpatterns = [
-    path("health/reports/", health_api.report_list, name="api-health-reports"),
+    path("health/reports/", health_api.report_list_view, name="api-health-reports"),
     path("uploads/", uploads.UploadCollection.as_view(), name="api-uploads"),
     path("uploads/<slug:key>", uploads.UploadResource.as_view(), name="api-upload"),
     path("auth/token/", obtain_auth_token, name="api-auth-token"),

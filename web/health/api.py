@@ -18,7 +18,7 @@ class HealthReportSerializer(serializers.ModelSerializer):
 @extend_schema(responses=HealthReportSerializer(many=True))
 @api_view(["GET"])
 @permission_classes([IsAdminUser])
-def report_list(request):
+def report_list_view(request):
     paginator = PageNumberPagination()
     page = paginator.paginate_queryset(HealthReport.objects.all(), request)
     return paginator.get_paginated_response(HealthReportSerializer(page, many=True).data)

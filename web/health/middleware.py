@@ -13,7 +13,7 @@ from __future__ import annotations
 from django.core.exceptions import MiddlewareNotUsed
 from django.urls import NoReverseMatch, reverse
 
-from web.health.views import live
+from web.health.views import live_view
 
 
 class LivenessMiddleware:
@@ -26,5 +26,5 @@ class LivenessMiddleware:
 
     def __call__(self, request):
         if request.path_info == self.path:
-            return live(request)
+            return live_view(request)
         return self.get_response(request)

@@ -5,6 +5,6 @@ from django.urls import path
 from web.health import views
 
 urlpatterns = [
-    path("", views.health, name="health"),
-    path("live/", views.live, name="health-live"),
+    path("", views.health_view, name="health"),
+    path("live/", views.live_view, name="health-live"),
 ]

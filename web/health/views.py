@@ -16,7 +16,7 @@ from web.api.authentication import accepts_api_token
 
 @require_GET
 @never_cache
-def live(request):
+def live_view(request):
     """The process answers: nothing outside it is touched."""
     return JsonResponse({"status": "ok"})
 
@@ -24,7 +24,7 @@ def live(request):
 @require_GET
 @never_cache
 @accepts_api_token
-def health(request):
+def health_view(request):
     """Staff get a live run with every detail; everyone else the shared latest run (checks.py)."""
     staff = request.user.is_authenticated and request.user.is_staff
     run = endpoint_run() if staff else endpoint_snapshot()

@@ -4,4 +4,4 @@ from django.urls import path
 
 from web.metrics import views
 
-urlpatterns = [path("", views.metrics, name="metrics")]
+urlpatterns = [path("", views.metrics_view, name="metrics")]

@@ -41,7 +41,7 @@ def scrape_registry() -> CollectorRegistry:
 @require_GET
 @never_cache
 @accepts_api_token
-def metrics(request):
+def metrics_view(request):
     if not allowed(request):
         return JsonResponse({"error": FORBIDDEN}, status=403)
     return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
