@@ -199,8 +199,8 @@ def video_delete(*, video: Video) -> None:
     prefix = video.storage_prefix
     with transaction.atomic():
         # The row lock comes first: a worker inserts a rendition or a job step only while it
-        # holds the same lock (workers/processing.py), so its row is either committed before Django
-        # collects what to cascade, or the worker finds the video gone and stops. A row landing
+        # holds the same lock (domain/videos/attempts.py), so its row is either committed before
+        # Django collects what to cascade, or the worker finds the video gone and stops. A row landing
         # between the collection and the DELETE would fail its foreign key check at commit.
         list(Video.objects.select_for_update().filter(id=video.id).values_list("id", flat=True))
         video.delete()
