@@ -127,6 +127,7 @@ def test_hls_plays_seeks_loops_and_steps_through_hlsjs(live, browse, clip, ffmpe
     page.get_by_label("Quality").select_option("360p")
     page.wait_for_function("() => document.getElementById('player').videoHeight === 360")
     page.get_by_label("Quality").select_option("auto")
+    expect(page.get_by_label("Quality")).to_have_value("auto")
 
     # Seeking into a later segment.
     _seek(page, 5.0)

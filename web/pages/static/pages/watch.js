@@ -25,7 +25,13 @@
   }
   function showQualities() {
     const choices = player.qualities();
-    quality.replaceChildren(...choices.map((c) => new Option(c.label, c.value, c.current, c.current)));
+    const options = Array.from(quality.options);
+    // The same choices (hls.js switched level): relabel in place, so an open menu stays open.
+    if (choices.length && choices.map((c) => c.value).join() === options.map((o) => o.value).join()) {
+      choices.forEach((c, i) => { options[i].text = c.label; options[i].selected = c.current; });
+    } else {
+      quality.replaceChildren(...choices.map((c) => new Option(c.label, c.value, c.current, c.current)));
+    }
     if (!choices.length) quality.add(new Option("not ready yet"));
     quality.disabled = !choices.length;
   }
