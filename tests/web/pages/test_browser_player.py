@@ -106,7 +106,7 @@ def _options(page) -> list[str]:
 
 def test_hls_plays_seeks_loops_and_steps_through_hlsjs(live, browse, clip, ffmpeg, media_root):
     owner = User.objects.create_user("uma", password=PASSWORD)
-    video = _public_video(owner, "Arpeggios", hls_playlist="")
+    video = _public_video(owner, "Arpeggios")
     _mp4(video, clip, media_root)
     _hls_video(video, ffmpeg, media_root)
     Video.objects.filter(id=video.id).update(hls_playlist=f"{video.storage_prefix}hls/master.m3u8")
@@ -231,7 +231,7 @@ def test_without_hls_or_when_it_fails_the_mp4_renditions_play(live, browse, clip
     owner = User.objects.create_user("wes", password=PASSWORD)
     plain = _public_video(owner, "Plain MP4")
     _mp4(plain, clip, media_root)
-    broken = _public_video(owner, "Broken stream", hls_playlist="")
+    broken = _public_video(owner, "Broken stream")
     _mp4(broken, clip, media_root)
     Video.objects.filter(id=broken.id).update(hls_playlist=f"{broken.storage_prefix}hls/master.m3u8")
     visitor = browse()
