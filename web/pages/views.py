@@ -92,6 +92,7 @@ def upload_view(request):
 def watch_view(request, video_id: str):
     video = selectors.video_get_for(user=request.user, video_id=video_id)
     sources, current = _sources(video, wanted=request.GET.get("quality"))
+    hls_url = video_media_url(video=video, name=video.hls_playlist) if video.hls_playlist else None
     owner = selectors.video_can_change(user=request.user, video=video)
     return render(
         request,
@@ -101,14 +102,16 @@ def watch_view(request, video_id: str):
             "poster": _poster_url(video),
             "sources": sources,
             "current": current,
+            "hls_url": hls_url,
             # A failed video with nothing to play gets its reason, not an empty black box.
-            "has_player": bool(sources) or video.status != Video.Status.FAILED,
+            "has_player": bool(sources or hls_url) or video.status != Video.Status.FAILED,
             "speeds": SPEEDS,
             "owner": owner,
             "can_reprocess": selectors.video_can_reprocess(user=request.user, video=video),
             "form": VideoEditForm(instance=video) if owner else None,
             "share_url": request.build_absolute_uri(reverse("watch", args=[video.id])) if owner else "",
-            "state": {"id": video.id, "status": video.status, "progress": video.progress, "playable": bool(sources)},
+            # The player prefers the HLS stream to the MP4 renditions (watch.js, player.js).
+            "state": {"id": video.id, "status": video.status, "progress": video.progress, "hls_url": hls_url},
         },
     )
 

@@ -209,6 +209,20 @@ def test_the_player_starts_with_the_sharpest_rendition_up_to_720p_unless_asked(c
     assert client.get(f"/videos/{video.id}/?quality=1080p").context["current"]["label"] == "1080p"
 
 
+def test_the_player_is_handed_the_hls_stream_signed_like_every_media_url(client, alice):
+    video = _video(alice, status="processing")
+    client.force_login(alice)
+    assert client.get(f"/videos/{video.id}/").context["state"]["hls_url"] is None
+
+    master = f"{video.storage_prefix}hls/master.m3u8"
+    Video.objects.filter(id=video.id).update(hls_playlist=master)
+    page = client.get(f"/videos/{video.id}/")
+    assert re.fullmatch(rf"/media/{master}\?e=\d+&s=[\w-]+", page.context["state"]["hls_url"])
+    assert page.context["has_player"] and b"pages/vendor/hls.min.js" in page.content
+    Video.objects.filter(id=video.id).update(visibility="public")
+    assert client.get(f"/videos/{video.id}/").context["state"]["hls_url"] == f"/media/{master}"
+
+
 def test_delete_asks_first_then_removes(client, alice):
     video = _video(alice)
     client.force_login(alice)

@@ -1,5 +1,7 @@
-/* The watch page: quality choice, practice controls (speed, A–B loop, frame step, keys), and
- * live processing progress that starts the player as soon as the first rendition exists. */
+/* The watch page: the player (player.js) with its quality choice and practice controls (speed,
+ * A–B loop, frame step, keys), and live processing progress that starts the player as soon as
+ * there is something to play: the first rendition, or the HLS stream that grows while the video
+ * is made (the page switches to it without a reload). */
 (function () {
   "use strict";
   const P = window.Practika;
@@ -10,93 +12,59 @@
   const speed = document.getElementById("speed");
   const info = document.getElementById("loop-info");
   const toggle = document.getElementById("loop-toggle");
-  // The API does not report a frame rate; 1/30 s steps land on every frame up to 30 fps.
-  const FRAME = 1 / 30;
   const SPEEDS = Array.from(speed.options).map((o) => Number(o.value));
-  const loop = { a: null, b: null, on: false };
+  // The API does not report a frame rate; the player's 1/30 s steps land on every frame up to 30 fps.
+  const player = P.player(video);
 
-  /* --- quality: swap the source, keep the place, the speed and play/pause ------------------ */
-  function switchTo(url) {
-    const at = video.currentTime;
-    const wasPaused = video.paused;
-    const rate = video.playbackRate;
-    video.src = url;
-    video.addEventListener("loadedmetadata", function restore() {
-      video.removeEventListener("loadedmetadata", restore);
-      video.currentTime = at;
-      video.playbackRate = rate;
-      if (!wasPaused) video.play().catch(() => null);
-    });
+  /* --- quality ---------------------------------------------------------------------------- */
+  // The renditions as the server lists them, marking the one a player starts with; a quality the
+  // viewer chose before wins when this video has it.
+  function renditions(select) {
+    return Array.from(select.options).filter((o) => o.dataset.url)
+      .map((o) => ({ label: o.value, url: o.dataset.url, selected: o.selected }));
+  }
+  function showQualities() {
+    const choices = player.qualities();
+    const options = Array.from(quality.options);
+    // The same choices (hls.js switched level): relabel in place, so an open menu stays open.
+    if (choices.length && choices.map((c) => c.value).join() === options.map((o) => o.value).join()) {
+      choices.forEach((c, i) => { options[i].text = c.label; options[i].selected = c.current; });
+    } else {
+      quality.replaceChildren(...choices.map((c) => new Option(c.label, c.value, c.current, c.current)));
+    }
+    if (!choices.length) quality.add(new Option("not ready yet"));
+    quality.disabled = !choices.length;
   }
   quality.addEventListener("change", () => {
-    const option = quality.selectedOptions[0];
-    localStorage.setItem("practika.quality", option.value);
-    switchTo(option.dataset.url);
+    localStorage.setItem("practika.quality", quality.value);
+    player.setQuality(quality.value);
   });
-  // The server chooses the rendition a player starts with (the option it marks selected); a
-  // quality the viewer chose before wins when this video has it.
-  function preferred() {
-    const label = localStorage.getItem("practika.quality");
-    return Array.from(quality.options).find((o) => o.value === label && o.dataset.url);
-  }
-  const mine = preferred();
-  if (mine && !mine.selected) { mine.selected = true; video.src = mine.dataset.url; }
 
   /* --- speed ------------------------------------------------------------------------------ */
   function setSpeed(rate) {
-    video.playbackRate = rate;
-    video.defaultPlaybackRate = rate;
+    player.speed(rate);
     speed.value = String(rate);
   }
   speed.addEventListener("change", () => setSpeed(Number(speed.value)));
-  // A new source resets the rate in some browsers: keep the chosen one.
-  video.addEventListener("loadedmetadata", () => { video.playbackRate = Number(speed.value); });
 
   /* --- A–B loop ---------------------------------------------------------------------------- */
   function showLoop() {
-    const ready = loop.a !== null && loop.b !== null && loop.b > loop.a;
-    toggle.disabled = !ready;
-    if (!ready) loop.on = false;
+    const loop = player.loop;
+    toggle.disabled = loop.a === null || loop.b === null;
     toggle.setAttribute("aria-pressed", String(loop.on));
     if (loop.a === null && loop.b === null) info.textContent = "No loop";
     else info.textContent = (loop.on ? "Looping " : "Loop ") + P.clock(loop.a ?? 0) + " – " + (loop.b === null ? "…" : P.clock(loop.b));
   }
-  function setA() {
-    loop.a = video.currentTime;
-    if (loop.b !== null && loop.b <= loop.a) loop.b = null;
-    showLoop();
-  }
   function setB() {
-    const t = video.currentTime;
-    if (loop.a === null || t <= loop.a) { info.textContent = "Set A before B, then B later in the video."; return; }
-    loop.b = t;
-    loop.on = true;
-    showLoop();
+    if (!player.setB()) info.textContent = "Set A before B, then B later in the video.";
   }
-  function toggleLoop() {
-    if (toggle.disabled) return;
-    loop.on = !loop.on;
-    showLoop();
-  }
-  // Checked every frame while playing: timeupdate alone fires only ~4 times a second.
-  function guard() {
-    if (loop.on && video.currentTime >= loop.b) video.currentTime = loop.a;
-    if (!video.paused) requestAnimationFrame(guard);
-  }
-  video.addEventListener("play", () => requestAnimationFrame(guard));
-  video.addEventListener("timeupdate", () => { if (loop.on && video.currentTime >= loop.b) video.currentTime = loop.a; });
-  document.getElementById("loop-a").addEventListener("click", setA);
+  document.getElementById("loop-a").addEventListener("click", () => player.setA());
   document.getElementById("loop-b").addEventListener("click", setB);
-  toggle.addEventListener("click", toggleLoop);
+  toggle.addEventListener("click", () => player.toggleLoop());
 
   /* --- frame step --------------------------------------------------------------------------- */
-  function step(frames) {
-    video.pause();
-    const end = isFinite(video.duration) ? video.duration : Infinity;
-    video.currentTime = Math.min(end, Math.max(0, video.currentTime + frames * FRAME));
-  }
-  document.getElementById("frame-prev").addEventListener("click", () => step(-1));
-  document.getElementById("frame-next").addEventListener("click", () => step(1));
+  document.getElementById("frame-prev").addEventListener("click", () => player.step(-1));
+  document.getElementById("frame-next").addEventListener("click", () => player.step(1));
 
   /* --- keyboard ----------------------------------------------------------------------------- */
   document.addEventListener("keydown", (e) => {
@@ -105,21 +73,20 @@
     if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || e.target.isContentEditable) return;
     // Space on a focused button presses it; leave buttons and links their own keys.
     if ((e.key === " " || e.key === "Enter") && (tag === "BUTTON" || tag === "A" || tag === "SUMMARY")) return;
-    const nudge = (d) => { video.currentTime = Math.max(0, video.currentTime + d); };
     const faster = (dir) => {
       const i = SPEEDS.indexOf(Number(speed.value));
       setSpeed(SPEEDS[Math.min(SPEEDS.length - 1, Math.max(0, i + dir))]);
     };
     const actions = {
-      " ": () => (video.paused ? video.play() : video.pause()),
-      k: () => (video.paused ? video.play() : video.pause()),
-      ArrowLeft: () => nudge(-5),
-      ArrowRight: () => nudge(5),
-      ",": () => step(-1),
-      ".": () => step(1),
-      "[": setA,
+      " ": player.toggle,
+      k: player.toggle,
+      ArrowLeft: () => player.seek(video.currentTime - 5),
+      ArrowRight: () => player.seek(video.currentTime + 5),
+      ",": () => player.step(-1),
+      ".": () => player.step(1),
+      "[": () => player.setA(),
       "]": setB,
-      "\\": toggleLoop,
+      "\\": () => player.toggleLoop(),
       "-": () => faster(-1),
       "=": () => faster(1),
       "+": () => faster(1),
@@ -142,23 +109,18 @@
     });
   }
 
-  /* --- processing: progress, and the player starts with the first rendition ------------------ */
+  /* --- processing: progress, and the player starts with what there is to play ---------------- */
   // New renditions are listed, and the one to start with chosen, by the server's own page: it is
-  // fetched again and its quality options replace these (nothing is chosen twice).
-  async function refreshQualities(thumbnail) {
+  // fetched again and its quality options handed to the player (nothing is chosen twice).
+  let known = 0;
+  async function refreshRenditions() {
     const response = await fetch(location.href, { credentials: "same-origin" });
     if (!response.ok) return;
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("quality");
     if (!fresh) return;
-    const current = quality.value;
-    quality.replaceChildren(...Array.from(fresh.options).map((o) => document.importNode(o, true)));
-    quality.disabled = fresh.disabled;
-    if (video.currentSrc) { quality.value = current; return; }
-    const chosen = preferred() || quality.selectedOptions[0];
-    if (!chosen || !chosen.dataset.url) return;
-    chosen.selected = true;
-    if (thumbnail) video.poster = thumbnail;
-    video.src = chosen.dataset.url;
+    const list = renditions(fresh);
+    known = list.length;
+    player.sources({ renditions: list });
   }
   if (state.status !== "ready" && state.status !== "failed") {
     const box = document.getElementById("processing");
@@ -169,9 +131,14 @@
       box.querySelector("[data-role=status]").className = "badge " + v.status;
       box.querySelector("[data-role=progress-text]").textContent = v.status === "processing" ? v.progress + " %" : "";
       box.querySelector("progress").value = v.progress || 0;
-      const known = Array.from(quality.options).filter((o) => o.dataset.url).length;
+      if (v.thumbnail_url && !video.poster) video.poster = v.thumbnail_url;
+      // The stream that grows while the video is made: the player switches to it where it is.
+      if (v.hls_url && !state.hls_url) {
+        state.hls_url = v.hls_url;
+        player.sources({ hls: v.hls_url });
+      }
       if (v.renditions.length > known && !refreshing) {
-        refreshing = refreshQualities(v.thumbnail_url).catch(() => null).finally(() => { refreshing = null; });
+        refreshing = refreshRenditions().catch(() => null).finally(() => { refreshing = null; });
       }
       if (v.status === "ready") box.hidden = true;
       // A failure is best shown by the server's page: the reason and the reprocess button. A
@@ -179,5 +146,11 @@
       if (v.status === "failed" || (v.status === "ready" && v.error)) location.reload();
     });
   }
+
+  player.on("change", () => { showQualities(); showLoop(); });
+  const first = renditions(quality);
+  known = first.length;
+  player.sources({ hls: state.hls_url, renditions: first, preferred: localStorage.getItem("practika.quality") });
+  showQualities();
   showLoop();
 })();

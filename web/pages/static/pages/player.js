@@ -1,0 +1,204 @@
+/* The player: one <video> and whatever it plays — an HLS master playlist (through hls.js, or the
+ * browser's own HLS where hls.js cannot run, i.e. iOS Safari) or MP4 renditions — with the
+ * practice actions (speed, A–B loop, frame step, quality) the same whatever the source. Pages
+ * drive it through this object and listen for its "change" event; none of them touches hls.js.
+ *
+ *   const player = Practika.player(videoElement, { fps: 30 });
+ *   player.sources({ hls: masterUrl or null, renditions: [{label, url, selected}], preferred });
+ */
+(function () {
+  "use strict";
+  const AUTO = "auto";
+
+  // A level is named like a rendition, by its shorter side.
+  function levelLabel(level) {
+    if (!level.height) return Math.round(level.bitrate / 1000) + " kb/s";
+    return Math.min(level.width || level.height, level.height) + "p";
+  }
+
+  function player(video, options) {
+    const frame = 1 / ((options && options.fps) || 30);
+    const events = new EventTarget();
+    const loop = { a: null, b: null, on: false };
+    let hls = null; // the hls.js instance while it plays
+    let hlsUrl = null;
+    let hlsFailed = false; // after a fatal HLS error the MP4 renditions play, for good
+    let renditions = [];
+    let playing = null; // the label of the MP4 rendition that plays
+    let wanted = AUTO; // the viewer's choice: "auto" or a label
+    let rate = 1;
+
+    const changed = () => events.dispatchEvent(new Event("change"));
+    const kind = () => video.dataset.source || "";
+    function setKind(value) {
+      if (value) video.dataset.source = value;
+      else delete video.dataset.source;
+      changed();
+    }
+
+    /* --- sources --------------------------------------------------------------------------- */
+    function rendition() {
+      const chosen = renditions.find((r) => r.label === wanted) || renditions.find((r) => r.selected);
+      return chosen || renditions[renditions.length - 1];
+    }
+
+    // A new source keeps the place, the speed and play/pause.
+    function replace(start) {
+      const at = video.currentTime;
+      const wasPlaying = !video.paused;
+      if (hls) { hls.destroy(); hls = null; }
+      start(at);
+      video.addEventListener("loadedmetadata", function restore() {
+        video.removeEventListener("loadedmetadata", restore);
+        if (!hls && at) video.currentTime = at; // hls.js starts at its startPosition itself
+        if (wasPlaying) video.play().catch(() => null);
+      });
+    }
+
+    function playHls(at) {
+      if (window.Hls && Hls.isSupported()) {
+        // startPosition: an EVENT playlist that still grows would otherwise start at its live edge.
+        // No worker: the CSP allows no blob: workers.
+        hls = new Hls({ startPosition: at, enableWorker: false });
+        hls.on(Hls.Events.MANIFEST_PARSED, () => { if (wanted !== AUTO) setQuality(wanted); else changed(); });
+        hls.on(Hls.Events.LEVEL_SWITCHED, changed);
+        hls.on(Hls.Events.ERROR, (event, data) => { if (data.fatal) fallBack(); });
+        hls.loadSource(hlsUrl);
+        hls.attachMedia(video);
+        setKind("hls");
+      } else {
+        video.src = hlsUrl;
+        setKind("native-hls");
+      }
+    }
+
+    function playMp4() {
+      const r = rendition();
+      if (!r) {
+        if (video.hasAttribute("src")) { video.removeAttribute("src"); video.load(); }
+        setKind("");
+        return;
+      }
+      // The page's own <video src> may be this rendition already.
+      if (video.getAttribute("src") !== r.url) video.src = r.url;
+      playing = r.label;
+      setKind("mp4");
+    }
+
+    function fallBack() {
+      hlsFailed = true;
+      replace(playMp4);
+    }
+    video.addEventListener("error", () => { if (kind() === "native-hls") fallBack(); });
+
+    function hlsPlayable() {
+      if (!hlsUrl || hlsFailed) return false;
+      return (window.Hls && Hls.isSupported()) || video.canPlayType("application/vnd.apple.mpegurl") !== "";
+    }
+
+    /* What there is to play; called again as processing adds to it. HLS wins once it exists (the
+     * switch keeps the place); MP4 renditions that arrive later only join the list. */
+    function sources(given) {
+      if (given.preferred) wanted = given.preferred;
+      renditions = given.renditions || renditions;
+      hlsUrl = given.hls || hlsUrl;
+      const now = kind();
+      if (hlsPlayable()) {
+        if (now !== "hls" && now !== "native-hls") replace(playHls);
+      } else if (now !== "mp4") {
+        playMp4();
+      } else {
+        changed();
+      }
+    }
+
+    /* --- quality --------------------------------------------------------------------------- */
+    // [{value, label, current}]: "auto" and the levels on HLS, the renditions on MP4.
+    function qualities() {
+      if (kind() === "mp4") {
+        return renditions.map((r) => ({ value: r.label, label: r.label, current: r.label === playing }));
+      }
+      if (kind() === "native-hls") return [{ value: AUTO, label: "Auto", current: true }];
+      if (!hls) return [];
+      const auto = hls.autoLevelEnabled;
+      const level = hls.levels[hls.currentLevel];
+      const automatic = { value: AUTO, label: level && auto ? "Auto (" + levelLabel(level) + ")" : "Auto", current: auto };
+      return [automatic].concat(hls.levels.map((l, i) => {
+        const name = levelLabel(l);
+        return { value: name, label: name, current: !auto && i === hls.currentLevel };
+      }));
+    }
+
+    function setQuality(value) {
+      wanted = value;
+      if (hls) {
+        const index = hls.levels.findIndex((l) => levelLabel(l) === value);
+        // A chosen level flushes the buffer and shows at once; auto changes at the next segment.
+        if (index >= 0) hls.currentLevel = index;
+        else hls.nextLevel = -1;
+        changed();
+      } else if (kind() === "mp4" && rendition().label !== playing) {
+        replace(playMp4);
+      }
+    }
+
+    /* --- practice: speed, seeking, frame step, A–B loop ---------------------------------------- */
+    function speed(value) {
+      rate = value;
+      video.playbackRate = value;
+      video.defaultPlaybackRate = value;
+    }
+    // A new source resets the rate in some browsers: keep the chosen one.
+    video.addEventListener("loadedmetadata", () => { video.playbackRate = rate; });
+
+    function seek(t) {
+      const end = isFinite(video.duration) ? video.duration : Infinity;
+      video.currentTime = Math.min(end, Math.max(0, t));
+    }
+    function step(frames) {
+      video.pause();
+      seek(video.currentTime + frames * frame);
+    }
+    const toggle = () => (video.paused ? video.play().catch(() => null) : video.pause());
+
+    function setA(t) {
+      loop.a = t === undefined ? video.currentTime : t;
+      if (loop.b !== null && loop.b <= loop.a) { loop.b = null; loop.on = false; }
+      changed();
+    }
+    // False when B would not come after A.
+    function setB(t) {
+      t = t === undefined ? video.currentTime : t;
+      if (loop.a === null || t <= loop.a) return false;
+      loop.b = t;
+      loop.on = true;
+      changed();
+      return true;
+    }
+    function toggleLoop(on) {
+      if (loop.a === null || loop.b === null) return;
+      loop.on = on === undefined ? !loop.on : on;
+      changed();
+    }
+    function guard() {
+      if (loop.on && video.currentTime >= loop.b) video.currentTime = loop.a;
+    }
+    // Checked every frame while playing: timeupdate alone fires only ~4 times a second.
+    function everyFrame() {
+      guard();
+      if (!video.paused) requestAnimationFrame(everyFrame);
+    }
+    video.addEventListener("play", () => requestAnimationFrame(everyFrame));
+    video.addEventListener("timeupdate", guard);
+
+    return {
+      video,
+      get kind() { return kind(); },
+      get loop() { return Object.assign({}, loop); },
+      on: (type, fn) => events.addEventListener(type, fn),
+      sources, qualities, setQuality, speed, seek, step, toggle, setA, setB, toggleLoop,
+    };
+  }
+
+  window.Practika = Object.assign(window.Practika || {}, { player });
+})();
