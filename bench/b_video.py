@@ -5,6 +5,7 @@ source; B8p/B10: the video list and the library page while two transcodes run.""
 from __future__ import annotations
 
 import mimetypes
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,45 +67,57 @@ def _upload(web: Proc, path: Path, token: str) -> tuple[str, float]:
     return answer.json()["id"], done
 
 
-def _lowest_variant(master: str) -> str | None:
-    """The URI of the variant with the least BANDWIDTH (the first listed if none says)."""
-    variants, bandwidth = [], None
-    for line in master.splitlines():
-        line = line.strip()
-        if line.startswith("#EXT-X-STREAM-INF:"):
-            found = [a for a in line.split(":", 1)[1].split(",") if a.startswith("BANDWIDTH=")]
-            bandwidth = int(found[0].split("=")[1]) if found else 0
-        elif line and not line.startswith("#") and bandwidth is not None:
-            variants.append((bandwidth, line))
-            bandwidth = None
-    return min(variants, key=lambda v: v[0])[1] if variants else None
+def _attributes(line: str) -> dict[str, str]:
+    """A playlist tag's attribute list (`NAME=value,NAME="value, quoted"`), quotes removed."""
+    return {k: v.strip('"') for k, v in re.findall(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)', line.split(":", 1)[1])}
+
+
+def _start_playlists(master: str) -> list[str]:
+    """The media playlists a player starts with: the variant of least BANDWIDTH and, when its
+    audio is a rendition of its own (an audio group), that group's default playlist."""
+    audio, variants, pending = {}, [], None
+    for line in (line.strip() for line in master.splitlines()):
+        if line.startswith("#EXT-X-MEDIA:"):
+            media = _attributes(line)
+            if media.get("TYPE") == "AUDIO" and "URI" in media and (
+                    media.get("DEFAULT") == "YES" or media["GROUP-ID"] not in audio):
+                audio[media["GROUP-ID"]] = media["URI"]
+        elif line.startswith("#EXT-X-STREAM-INF:"):
+            pending = _attributes(line)
+        elif line and not line.startswith("#") and pending is not None:
+            variants.append((int(pending.get("BANDWIDTH", 0)), line, pending.get("AUDIO")))
+            pending = None
+    if not variants:
+        return []
+    _, uri, group = min(variants, key=lambda v: v[0])
+    return [uri] + ([audio[group]] if group in audio else [])
 
 
 def _first_segment(playlist: str) -> list[str]:
     """The init segment (#EXT-X-MAP) if any, and the first media segment; [] before it exists."""
     uris = []
-    for line in playlist.splitlines():
-        line = line.strip()
-        if line.startswith("#EXT-X-MAP:") and 'URI="' in line:
-            uris.append(line.split('URI="', 1)[1].split('"', 1)[0])
+    for line in (line.strip() for line in playlist.splitlines()):
+        if line.startswith("#EXT-X-MAP:"):
+            uris.append(_attributes(line)["URI"])
         elif line and not line.startswith("#"):
             return uris + [line]
     return []
 
 
 def hls_playable(session: requests.Session, url: str) -> bool:
-    """What a player needs to start: the master playlist, its lowest variant's playlist and that
-    variant's first segment (and init segment) all answer 200."""
+    """What a player needs to start: the master playlist, the playlists it starts with (the
+    lowest variant's, its audio's) and their first segments (and init segments) all answer 200."""
     master = session.get(url, timeout=10)
-    variant = _lowest_variant(master.text) if master.status_code == 200 else None
-    if variant is None:
+    playlists = _start_playlists(master.text) if master.status_code == 200 else []
+    if not playlists:
         return False
-    variant_url = urljoin(master.url, variant)
-    playlist = session.get(variant_url, timeout=10)
-    segments = _first_segment(playlist.text) if playlist.status_code == 200 else []
-    return bool(segments) and all(
-        session.get(urljoin(playlist.url, uri), timeout=10).status_code == 200 for uri in segments
-    )
+    for uri in playlists:
+        playlist = session.get(urljoin(master.url, uri), timeout=10)
+        segments = _first_segment(playlist.text) if playlist.status_code == 200 else []
+        if not segments or any(session.get(urljoin(playlist.url, s), timeout=10).status_code != 200
+                               for s in segments):
+            return False
+    return True
 
 
 @dataclass

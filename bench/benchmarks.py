@@ -42,8 +42,8 @@ ALL = [
 def select(ids: list[str]) -> list[Bench]:
     if not ids:
         return ALL
-    wanted = {i.upper().split(".")[0] for i in ids}  # B8.sql is one of B8's figures
-    unknown = wanted - {i for b in ALL for i in b.ids}
+    wanted = {i.upper().split(".")[0] for i in ids}  # B8.sql is one of B8's figures, b5b is B5b
+    unknown = wanted - {i.upper() for b in ALL for i in b.ids}
     if unknown:
         raise KeyError(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
-    return [b for b in ALL if wanted & set(b.ids)]
+    return [b for b in ALL if wanted & {i.upper() for i in b.ids}]
