@@ -204,7 +204,8 @@ def b4_b5(stack: Stack, codec: str) -> list[Result]:
                details),
         Result(f"B5.{codec}", f"upload complete → first rendition, {codec}", "s", round(first, 2),
                round(baseline, 2), round(first / baseline, 3), "<= 0.3x", first <= 0.3 * baseline,
-               {"practika_cpu_seconds": _cpu(times.first_rendition_cpu), "baseline_cpu_seconds": details["baseline_cpu_seconds"]}),
+               {"practika_cpu_seconds": _cpu(times.first_rendition_cpu),
+                "baseline_cpu_seconds": details["baseline_cpu_seconds"]}),
     ]
     what = f"upload complete → first playable by HLS, {codec}"
     if times.first_hls is None:
