@@ -129,6 +129,7 @@ class Timeline:
     first_hls_cpu: float | None = None
     ready: float | None = None
     ready_cpu: float | None = None
+    hls_at_ready: bool = False
     renditions: tuple[str, ...] = ()
 
 
@@ -154,6 +155,7 @@ def process(web: Proc, worker: Proc, src: Path, token: str, *, until_ready: bool
         if video["status"] == "ready":
             found.ready, found.ready_cpu = now, cpu_seconds(process_tree(worker.popen.pid)) - cpu
             found.renditions = tuple(r["label"] for r in video["renditions"])
+            found.hls_at_ready = bool(video["hls_url"])
             return video_id, found
         if video["status"] == "failed":
             raise RuntimeError(f"the video failed: {video['error']}")
@@ -196,11 +198,13 @@ def b4_b5(stack: Stack, codec: str) -> list[Result]:
                "practika_cpu_seconds_to_first_hls": _cpu(times.first_hls_cpu),
                "baseline_heights": base["heights"], "renditions": list(times.renditions),
                "baseline_x264": fixed, "practika_x264": mine, "quality_at_least_baseline": quality,
-               "remuxed_not_reencoded": remuxed}
+               "remuxed_not_reencoded": remuxed, "hls_url_at_ready": times.hls_at_ready}
     ready, first, baseline = times.ready, times.first_rendition, base["seconds"]
+    # Ready counts only with the HLS made too: the figure is for the whole of the work.
+    made = quality and times.hls_at_ready
     results = [
         Result(f"B4.{codec}", f"upload complete → ready, {src.name}", "s", round(ready, 2),
-               round(baseline, 2), round(ready / baseline, 3), "<= 0.5x", ready <= 0.5 * baseline and quality,
+               round(baseline, 2), round(ready / baseline, 3), "<= 0.5x", ready <= 0.5 * baseline and made,
                details),
         Result(f"B5.{codec}", f"upload complete → first rendition, {codec}", "s", round(first, 2),
                round(baseline, 2), round(first / baseline, 3), "<= 0.3x", first <= 0.3 * baseline,
