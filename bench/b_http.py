@@ -1,4 +1,4 @@
-"""B7–B10: requests per second and bytes per second of Practika's views against bare ones."""
+"""B7–B9: requests per second and bytes per second of Practika's views against bare ones."""
 
 from __future__ import annotations
 

@@ -1,23 +1,31 @@
-"""B4/B5: upload complete → first playable rendition and → ready, against the fixed hand-made
-ladder; B10: the library page's p99 while two transcodes run."""
+"""B4/B5/B5b/B11: upload complete → first playable (by a rendition, by HLS) and → ready, per
+source codec, against the hand-made ladder and MediaCMS's ladder on the same file; B12: the long
+source; B8p/B10: the video list and the library page while two transcodes run."""
 
 from __future__ import annotations
 
-import resource
-import subprocess
+import mimetypes
+import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin
 
 import requests
 
+from bench import ladders
 from bench.env import Proc, Stack, cpu_seconds, process_tree
-from bench.files import clip_1080p
+from bench.files import clip_1080p, long_1080p
 from bench.load import wrk
-from bench.report import Result
-from bench.users import bench_token
+from bench.report import Result, missing
+from bench.users import UPLOADER, bench_token
 
 POLL = 0.05
 TIMEOUT = 600
+# HLS is playable within seconds of the upload or not at all (a pipeline without it): waiting for
+# a long source to be ready would only tell that slowly.
+FIRST_PLAYABLE_TIMEOUT = 120
+NOT_PLAYABLE = "not playable by HLS"
 
 
 # x264 writes its settings into the stream; these say how hard it worked on each frame. Higher is
@@ -26,12 +34,13 @@ _EFFORT = ("subme", "ref", "trellis", "bframes", "me")
 _ME_RANK = {"dia": 0, "hex": 1, "umh": 2, "esa": 3, "tesa": 4}
 
 
-def x264_settings(path: Path) -> dict[str, float]:
+def x264_settings(path: Path) -> dict[str, float] | None:
+    """The x264 settings in the file's stream, None when x264 did not encode it."""
     with path.open("rb") as f:
         head = f.read(16 * 1024 * 1024)
     start = head.find(b"x264 - core")
     if start < 0:
-        raise RuntimeError(f"{path.name} was not encoded by x264")
+        return None
     text = head[start:head.index(b"\0", start)].decode("ascii", "replace")
     options = dict(item.split("=", 1) for item in text.split("options: ", 1)[1].split() if "=" in item)
     # No crf at all: a bitrate-driven encode (a camera's), never one of ours or the baseline's.
@@ -42,96 +51,232 @@ def x264_settings(path: Path) -> dict[str, float]:
     return settings
 
 
-def at_least_as_good(mine: dict[str, float], fixed: dict[str, float]) -> bool:
+def at_least_as_good(mine: dict[str, float] | None, fixed: dict[str, float]) -> bool:
     """The same or a lower CRF, and at least the fixed preset's effort on every setting."""
-    return mine["crf"] <= fixed["crf"] and all(mine[key] >= fixed[key] for key in _EFFORT)
-
-
-def _cpu_children() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def hand_made_ladder(src: Path, out: Path) -> dict:
-    """The issue's fixed baseline: one ffmpeg per height the source allows, one after another,
-    default threads, plus one poster frame."""
-    from workers.pipeline import ladder
-    from workers.probe import probe_file
-
-    out.mkdir(parents=True, exist_ok=True)
-    heights = [min(rung.width, rung.height) for rung in ladder(probe_file(src))]
-    commands = [
-        ["ffmpeg", "-v", "error", "-y", "-i", str(src), "-vf", f"scale=-2:{h}", "-c:v", "libx264",
-         "-preset", "veryfast", "-crf", "23", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart",
-         str(out / f"{h}p.mp4")]
-        for h in heights
-    ]
-    commands.append(["ffmpeg", "-v", "error", "-y", "-ss", "5", "-i", str(src), "-frames:v", "1",
-                     str(out / "poster.jpg")])
-    cpu, started = _cpu_children(), time.perf_counter()
-    for command in commands:
-        subprocess.run(command, check=True)
-    return {"seconds": time.perf_counter() - started, "cpu_seconds": _cpu_children() - cpu,
-            "heights": heights, "x264": x264_settings(out / f"{heights[-1]}p.mp4")}
+    return mine is not None and mine["crf"] <= fixed["crf"] and all(mine[key] >= fixed[key] for key in _EFFORT)
 
 
 def _upload(web: Proc, path: Path, token: str) -> tuple[str, float]:
     """The video's id and the moment its upload completed (time.monotonic())."""
     with path.open("rb") as f:
         answer = requests.post(web.url + "/core/api/videos/", headers={"Authorization": f"Token {token}"},
-                               files={"file": (path.name, f, "video/mp4")}, data={"title": "bench"},
-                               timeout=120)
+                               files={"file": (path.name, f, mimetypes.guess_type(path.name)[0])},
+                               data={"title": "bench"}, timeout=300)
     done = time.monotonic()
     answer.raise_for_status()
     return answer.json()["id"], done
 
 
-def _follow(web: Proc, video_id: str, token: str, uploaded: float) -> dict:
-    """Seconds from upload to the first rendition and to `ready`, polled through the API."""
-    first = None
-    session = requests.Session()
+def _attributes(line: str) -> dict[str, str]:
+    """A playlist tag's attribute list (`NAME=value,NAME="value, quoted"`), quotes removed."""
+    return {k: v.strip('"') for k, v in re.findall(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)', line.split(":", 1)[1])}
+
+
+def _start_playlists(master: str) -> list[str]:
+    """The media playlists a player starts with: the variant of least BANDWIDTH and, when its
+    audio is a rendition of its own (an audio group), that group's default playlist."""
+    audio, variants, pending = {}, [], None
+    for line in (line.strip() for line in master.splitlines()):
+        if line.startswith("#EXT-X-MEDIA:"):
+            media = _attributes(line)
+            if media.get("TYPE") == "AUDIO" and "URI" in media and (
+                    media.get("DEFAULT") == "YES" or media["GROUP-ID"] not in audio):
+                audio[media["GROUP-ID"]] = media["URI"]
+        elif line.startswith("#EXT-X-STREAM-INF:"):
+            pending = _attributes(line)
+        elif line and not line.startswith("#") and pending is not None:
+            variants.append((int(pending.get("BANDWIDTH", 0)), line, pending.get("AUDIO")))
+            pending = None
+    if not variants:
+        return []
+    _, uri, group = min(variants, key=lambda v: v[0])
+    return [uri] + ([audio[group]] if group in audio else [])
+
+
+def _first_segment(playlist: str) -> list[str]:
+    """The init segment (#EXT-X-MAP) if any, and the first media segment; [] before it exists."""
+    uris = []
+    for line in (line.strip() for line in playlist.splitlines()):
+        if line.startswith("#EXT-X-MAP:"):
+            uris.append(_attributes(line)["URI"])
+        elif line and not line.startswith("#"):
+            return uris + [line]
+    return []
+
+
+def hls_playable(session: requests.Session, url: str) -> bool:
+    """What a player needs to start: the master playlist, the playlists it starts with (the
+    lowest variant's, its audio's) and their first segments (and init segments) all answer 200."""
+    master = session.get(url, timeout=10)
+    playlists = _start_playlists(master.text) if master.status_code == 200 else []
+    if not playlists:
+        return False
+    for uri in playlists:
+        playlist = session.get(urljoin(master.url, uri), timeout=10)
+        segments = _first_segment(playlist.text) if playlist.status_code == 200 else []
+        if not segments or any(session.get(urljoin(playlist.url, s), timeout=10).status_code != 200
+                               for s in segments):
+            return False
+    return True
+
+
+@dataclass
+class Timeline:
+    """Seconds after the upload completed, and the worker's CPU-seconds spent by then."""
+    first_rendition: float | None = None
+    first_rendition_cpu: float | None = None
+    first_hls: float | None = None
+    first_hls_cpu: float | None = None
+    ready: float | None = None
+    ready_cpu: float | None = None
+    hls_at_ready: bool = False
+    renditions: tuple[str, ...] = ()
+
+
+def process(web: Proc, worker: Proc, src: Path, token: str, *, until_ready: bool = True) -> tuple[str, Timeline]:
+    """Uploads src, then polls the API every POLL s until the video is ready (or, with
+    until_ready=False, first playable by HLS, or ready or FIRST_PLAYABLE_TIMEOUT s without it)."""
+    cpu = cpu_seconds(process_tree(worker.popen.pid))
+    video_id, uploaded = _upload(web, src, token)
+    session, player = requests.Session(), requests.Session()  # a player sends no API token
     session.headers["Authorization"] = f"Token {token}"
-    while time.monotonic() - uploaded < TIMEOUT:
+    found = Timeline()
+    while time.monotonic() - uploaded < (TIMEOUT if until_ready else FIRST_PLAYABLE_TIMEOUT):
         video = session.get(f"{web.url}/core/api/videos/{video_id}/", timeout=10).json()
         now = time.monotonic() - uploaded
-        if first is None and video["renditions"]:
-            first = now
+        if found.first_rendition is None and video["renditions"]:
+            found.first_rendition = now
+            found.first_rendition_cpu = cpu_seconds(process_tree(worker.popen.pid)) - cpu
+        if found.first_hls is None and video["hls_url"] and hls_playable(player, urljoin(web.url, video["hls_url"])):
+            found.first_hls = time.monotonic() - uploaded
+            found.first_hls_cpu = cpu_seconds(process_tree(worker.popen.pid)) - cpu
+            if not until_ready:
+                return video_id, found
         if video["status"] == "ready":
-            return {"first_playable": first, "ready": now,
-                    "renditions": [r["label"] for r in video["renditions"]]}
+            found.ready, found.ready_cpu = now, cpu_seconds(process_tree(worker.popen.pid)) - cpu
+            found.renditions = tuple(r["label"] for r in video["renditions"])
+            found.hls_at_ready = bool(video["hls_url"])
+            return video_id, found
         if video["status"] == "failed":
             raise RuntimeError(f"the video failed: {video['error']}")
         time.sleep(POLL)
+    if not until_ready:
+        return video_id, found
     raise RuntimeError(f"the video was not ready within {TIMEOUT} s")
 
 
-def b4_b5(stack: Stack) -> list[Result]:
-    src, token = clip_1080p(), bench_token()
-    base = hand_made_ladder(src, stack.workdir / "hand-made")
+def _rendition_path(video_id: str, label: str) -> Path:
+    from django.core.files.storage import default_storage
+
+    from domain.videos.models import Rendition
+
+    return Path(default_storage.path(Rendition.objects.get(video_id=video_id, label=label).file))
+
+
+def _cpu(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
+
+
+def b4_b5(stack: Stack, codec: str) -> list[Result]:
+    """One source through the hand-made ladder, then through Practika; for H.264 also through
+    MediaCMS's ladder, with the 720p renditions' quality (B11)."""
+    src, token = clip_1080p(codec), bench_token()
+    base = ladders.hand_made(src, stack.workdir / f"hand-made-{codec}")
     web, worker = stack.web(), stack.worker()
-    cpu = cpu_seconds(process_tree(worker.popen.pid))
-    video_id, uploaded = _upload(web, src, token)
-    times = _follow(web, video_id, token, uploaded)
-    cpu = cpu_seconds(process_tree(worker.popen.pid)) - cpu
-    outputs = [p for p in (stack.media_root / "videos" / video_id).glob("*.mp4") if not p.stem.startswith("original")]
+    video_id, times = process(web, worker, src, token)
+    stack.stop_all()
+    outputs = {r: _rendition_path(video_id, r) for r in times.renditions}
     # A rendition remuxed from the source keeps the source's stream (and its x264 settings): it
     # was not re-encoded, so the rule about encoder effort does not apply to it.
     copied = x264_settings(src)
-    mine = {p.name: x264_settings(p) for p in outputs}
-    remuxed = sorted(name for name, found in mine.items() if found == copied)
-    mine = {name: found for name, found in mine.items() if found != copied}
-    quality = bool(mine) and all(at_least_as_good(m, base["x264"]) for m in mine.values())
-    details = {"baseline_cpu_seconds": round(base["cpu_seconds"], 1), "practika_cpu_seconds": round(cpu, 1),
-               "baseline_heights": base["heights"], "renditions": times["renditions"],
-               "baseline_x264": base["x264"], "practika_x264": mine, "quality_at_least_baseline": quality,
-               "remuxed_not_reencoded": remuxed}
-    ready, first, baseline = times["ready"], times["first_playable"], base["seconds"]
-    return [
-        Result("B4", f"upload complete → ready, {src.stem}", "s", round(ready, 2),
-               round(baseline, 2), round(ready / baseline, 3), "<= 1.0x", ready <= baseline and quality, details),
-        Result("B5", "upload complete → first playable rendition", "s", round(first, 2),
-               round(baseline, 2), round(first / baseline, 3), "<= 0.3x", first <= 0.3 * baseline, details),
+    mine = {label: x264_settings(path) for label, path in outputs.items()}
+    remuxed = sorted(label for label, found in mine.items() if copied and found == copied)
+    mine = {label: found for label, found in mine.items() if label not in remuxed}
+    fixed = x264_settings(base["outputs"][base["heights"][-1]])
+    quality = bool(mine) and all(at_least_as_good(m, fixed) for m in mine.values())
+    details = {"baseline_cpu_seconds": _cpu(base["cpu_seconds"]), "practika_cpu_seconds": _cpu(times.ready_cpu),
+               "practika_cpu_seconds_to_first_hls": _cpu(times.first_hls_cpu),
+               "baseline_heights": base["heights"], "renditions": list(times.renditions),
+               "baseline_x264": fixed, "practika_x264": mine, "quality_at_least_baseline": quality,
+               "remuxed_not_reencoded": remuxed, "hls_url_at_ready": times.hls_at_ready}
+    ready, first, baseline = times.ready, times.first_rendition, base["seconds"]
+    # Ready counts only with the HLS made too: the issue's figure is for the whole of the work.
+    made = quality and times.hls_at_ready
+    results = [
+        Result(f"B4.{codec}", f"upload complete → ready, {src.name}", "s", round(ready, 2),
+               round(baseline, 2), round(ready / baseline, 3), "<= 0.5x", ready <= 0.5 * baseline and made,
+               details),
+        Result(f"B5.{codec}", f"upload complete → first rendition, {codec}", "s", round(first, 2),
+               round(baseline, 2), round(first / baseline, 3), "<= 0.3x", first <= 0.3 * baseline,
+               {"practika_cpu_seconds": _cpu(times.first_rendition_cpu),
+                "baseline_cpu_seconds": details["baseline_cpu_seconds"]}),
     ]
+    what = f"upload complete → first playable by HLS, {codec}"
+    if times.first_hls is None:
+        results.append(missing(f"B5b.{codec}", what, "<= 0.05x", NOT_PLAYABLE))
+    else:
+        first = times.first_hls
+        results.append(Result(f"B5b.{codec}", what, "s", round(first, 2), round(baseline, 2),
+                              round(first / baseline, 3), "<= 0.05x", first <= 0.05 * baseline,
+                              {"practika_cpu_seconds": _cpu(times.first_hls_cpu),
+                               "baseline_cpu_seconds": details["baseline_cpu_seconds"]}))
+    if codec == "h264":
+        results += b11(stack, src, ready=ready, practika_720p=outputs.get("720p"), cpu=times.ready_cpu)
+    return results
+
+
+def b11(stack: Stack, src: Path, *, ready: float, practika_720p: Path | None, cpu: float) -> list[Result]:
+    """MediaCMS's ladder on the same file; Practika's upload → ready against it, and the 720p
+    renditions' PSNR and SSIM against the source."""
+    theirs = ladders.mediacms(src, stack.workdir / "mediacms")
+    if practika_720p is None:
+        raise RuntimeError("Practika made no 720p rendition to compare")
+    mine, other = ladders.quality(practika_720p, src), ladders.quality(theirs["outputs"][720], src)
+    details = {"practika_cpu_seconds": _cpu(cpu), "mediacms_cpu_seconds": _cpu(theirs["cpu_seconds"]),
+               "heights": theirs["heights"], "mediacms_commit": ladders.MEDIACMS_COMMIT,
+               "practika_720p": mine, "mediacms_720p": other,
+               "vmaf": "measured" if ladders.has_vmaf() else "this ffmpeg has no libvmaf"}
+    as_good = mine["psnr_db"] >= other["psnr_db"] and mine["ssim"] >= other["ssim"]
+    ratio = ready / theirs["seconds"]
+    return [
+        Result("B11", "upload complete → ready vs MediaCMS's ladder, h264", "s", round(ready, 2),
+               round(theirs["seconds"], 2), round(ratio, 3), "<= 0.6x, quality >=", ratio <= 0.6 and as_good,
+               details),
+        Result("B11.psnr", "720p PSNR against the source vs MediaCMS's 720p", "dB", mine["psnr_db"],
+               other["psnr_db"], round(mine["psnr_db"] / other["psnr_db"], 4), ">= 1.0",
+               mine["psnr_db"] >= other["psnr_db"]),
+        Result("B11.ssim", "720p SSIM against the source vs MediaCMS's 720p", "", mine["ssim"],
+               other["ssim"], round(mine["ssim"] / other["ssim"], 4), ">= 1.0", mine["ssim"] >= other["ssim"]),
+    ]
+
+
+def _first_hls(stack: Stack, src: Path, token: str) -> Timeline:
+    """A fresh worker, one upload, followed until first playable by HLS (or not in time)."""
+    web, worker = stack.web(), stack.worker()
+    try:
+        return process(web, worker, src, token, until_ready=False)[1]
+    finally:
+        stack.stop_all()
+
+
+def b12(stack: Stack) -> list[Result]:
+    """The long source: first playable by HLS against the 60 s clip's (it must not grow with
+    the length), and chunked against whole processing."""
+    token = bench_token()
+    clip, long = clip_1080p("h264"), long_1080p()
+    short_times = _first_hls(stack, clip, token)
+    long_times = _first_hls(stack, long, token)
+    what = f"first playable by HLS, {long.name} vs {clip.name}"
+    if short_times.first_hls is None or long_times.first_hls is None:
+        flat = missing("B5b.long", what, "<= 1.5x", NOT_PLAYABLE)
+    else:
+        ratio = long_times.first_hls / short_times.first_hls
+        flat = Result("B5b.long", what, "s", round(long_times.first_hls, 2), round(short_times.first_hls, 2),
+                      round(ratio, 3), "<= 1.5x", ratio <= 1.5,
+                      {"practika_cpu_seconds": _cpu(long_times.first_hls_cpu),
+                       "clip_cpu_seconds": _cpu(short_times.first_hls_cpu)})
+    # Chunked processing is not built yet: what this row will measure is in docs/PERFORMANCE.md.
+    return [flat, missing("B12", f"chunked vs whole, {long.name}", "CPU <= 1.1x, path <= 0.35x", "not built")]
 
 
 def _transcoding(worker: Proc) -> int:
@@ -148,31 +293,44 @@ def _transcoding(worker: Proc) -> int:
     return count
 
 
-def b10(stack: Stack) -> list[Result]:
+def b8p_b10(stack: Stack) -> list[Result]:
+    """The bench user's video list (B8p) and the library page (B10), idle and then while another
+    user's two uploads transcode: their progress must not cost other users their cached lists."""
     from bench import seed
 
-    src, token = clip_1080p(), bench_token()
-    seed.library(24)
+    src, token, uploader = clip_1080p("h264"), bench_token(), bench_token(UPLOADER)
+    seed.library(100)
     web, worker = stack.web(), stack.worker()
     page = {"url": web.url + "/", "connections": 4, "threads": 1, "seconds": 5}
+    listing = {"url": web.url + "/core/api/videos/", "headers": {"Authorization": f"Token {token}"}, "seconds": 4}
     wrk(**{**page, "seconds": 1})
-    idle = min((wrk(**page) for _ in range(2)), key=lambda load: load.p99_ms)
+    wrk(**{**listing, "seconds": 1})
+    idle_page = min((wrk(**page) for _ in range(2)), key=lambda load: load.p99_ms)
+    idle_list = max((wrk(**listing) for _ in range(2)), key=lambda load: load.rps)
     for _ in range(2):
-        _upload(web, src, token)
+        _upload(web, src, uploader)
     end = time.monotonic() + 120
     while _transcoding(worker) < 2:
         if time.monotonic() > end:
             raise RuntimeError("two transcodes did not start within 120 s")
         time.sleep(0.2)
-    rounds = []
+    pages, lists = [], []
     for _ in range(2):
-        rounds.append(wrk(**page))
+        pages.append(wrk(**page))
+        lists.append(wrk(**listing))
         if _transcoding(worker) < 2:
-            break  # a transcode ended: later rounds would not measure what B10 is about
-    busy = min(rounds, key=lambda load: load.p99_ms)
+            break  # a transcode ended: later rounds would not measure what these are about
+    busy_page = min(pages, key=lambda load: load.p99_ms)
+    busy_list = max(lists, key=lambda load: load.rps)
     still = _transcoding(worker)
-    ratio = busy.p99_ms / idle.p99_ms
-    return [Result("B10", "/ p99 while two transcodes run, 4 connections", "ms", round(busy.p99_ms, 1),
-                   round(idle.p99_ms, 1), round(ratio, 3), "<= 2x", ratio <= 2,
-                   {"idle_rps": round(idle.rps, 1), "busy_rps": round(busy.rps, 1),
-                    "ffmpeg_running_after": still})]
+    page_ratio, list_ratio = busy_page.p99_ms / idle_page.p99_ms, busy_list.rps / idle_list.rps
+    return [
+        Result("B8p", "/core/api/videos/ while two transcodes run, 16 connections", "req/s",
+               round(busy_list.rps, 1), round(idle_list.rps, 1), round(list_ratio, 3), ">= 0.8x",
+               list_ratio >= 0.8, {"idle_p99_ms": idle_list.p99_ms, "busy_p99_ms": busy_list.p99_ms,
+                                   "rounds_while_transcoding": len(lists), "ffmpeg_running_after": still}),
+        Result("B10", "/ p99 while two transcodes run, 4 connections", "ms", round(busy_page.p99_ms, 1),
+               round(idle_page.p99_ms, 1), round(page_ratio, 3), "<= 1.5x", page_ratio <= 1.5,
+               {"idle_rps": round(idle_page.rps, 1), "busy_rps": round(busy_page.rps, 1),
+                "ffmpeg_running_after": still}),
+    ]

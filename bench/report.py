@@ -24,6 +24,12 @@ def failed(id: str, what: str, error: str) -> Result:
     return Result(id, what, "", None, None, None, "ran", False, {"error": error})
 
 
+def missing(id: str, what: str, target: str, reason: str) -> Result:
+    """A figure that cannot be made because what it measures is not there (yet): a failed row
+    that says why, not an error that stops the run's exit status from meaning anything."""
+    return Result(id, what, "", None, None, None, target, False, {"missing": reason})
+
+
 def _fmt(x: float | None) -> str:
     if x is None:
         return "-"
@@ -38,6 +44,8 @@ def table(results: list[Result], *, max_drift: float) -> str:
         value = f"{_fmt(r.value)} {r.unit}".strip()
         baseline = f"{_fmt(r.baseline)} {r.unit}".strip() if r.baseline is not None else "-"
         verdict = "pass" if r.passed else ("ERROR" if "error" in r.details else "FAIL")
+        if "missing" in r.details:
+            verdict += f": {r.details['missing']}"
         if r.details.get("calibration_s", {}).get("drift", 0) > max_drift:
             verdict += "*"
         rows.append((r.id, r.what, value, baseline, _fmt(r.ratio), r.target, verdict))

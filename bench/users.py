@@ -6,10 +6,12 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
 USERNAME = "bench"
+# Another user, whose uploads transcode while the bench user's pages are measured.
+UPLOADER = "bench-uploader"
 
 
-def bench_user():
-    user, _ = get_user_model().objects.get_or_create(username=USERNAME)
+def bench_user(username: str = USERNAME):
+    user, _ = get_user_model().objects.get_or_create(username=username)
     return user
 
 
@@ -19,11 +21,11 @@ def bench_user_reset() -> None:
     from domain.uploads.models import Upload
     from domain.videos.models import Video
 
-    user = bench_user()
-    Upload.objects.filter(owner=user).delete()
-    Video.objects.filter(owner=user).delete()
+    users = [bench_user(name) for name in (USERNAME, UPLOADER)]
+    Upload.objects.filter(owner__in=users).delete()
+    Video.objects.filter(owner__in=users).delete()
 
 
-def bench_token() -> str:
-    token, _ = Token.objects.get_or_create(user=bench_user())
+def bench_token(username: str = USERNAME) -> str:
+    token, _ = Token.objects.get_or_create(user=bench_user(username))
     return token.key
