@@ -16,7 +16,11 @@ from domain.storage import content_type_for, uses_s3
 from domain.videos.hls import is_playlist, playlist_ended
 from domain.videos.models import Video
 from web.media.ranges import ranged_file_response
-from web.media.signing import media_signature_valid, video_media_public, video_playlist_with_urls
+from web.media.signing import (
+    media_signature_valid,
+    video_media_public,
+    video_playlist_with_urls,
+)
 
 PUBLIC_MAX_AGE = 300
 
