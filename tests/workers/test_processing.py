@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import requests
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -35,7 +36,7 @@ from domain.videos.models import (
     Video,
 )
 from practika_project.celery import app as celery_app
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_http
 from tests.domain.test_s3_storage import keys, s3  # noqa: F401 (fixtures)
 from tests.domain.videos.test_attempts import add_video, steps, stored
 from workers import pipeline, probe
@@ -761,3 +762,36 @@ def test_a_purged_job_is_requeued_and_processed(alice, clip, start_worker, clean
     proc = start_worker()
     done = wait_for(lambda: (v := status_of(video.id)).status in ("ready", "failed") and v, 300, "ready", proc)
     assert done.status == "ready", done.error
+
+
+@pytest.mark.slow
+def test_a_vp9_upload_plays_as_hls_over_http_while_it_is_still_processing(client, alice, clip, start_worker, processes):
+    port = free_port()
+    processes("web", PORT=str(port), WEB_CONCURRENCY="1")
+    worker_proc = start_worker()
+    source = clip("take.webm", seconds=20, width=1280, height=720, vcodec="libvpx-vp9", acodec="libopus",
+                  container="webm")
+    client.force_login(alice)
+    with source.open("rb") as fh:
+        response = client.post("/core/api/videos/", {"title": "Take", "file": fh})
+    url = f"/core/api/videos/{response.json()['id']}/"
+    body = wait_for(lambda: (b := client.get(url).json())["hls_url"] and b, 300, "hls_url", worker_proc)
+    assert (body["status"], body["renditions"]) == ("processing", []), "it plays before any MP4 is made"
+
+    site = f"http://127.0.0.1:{port}"
+    wait_http(f"{site}/core/health/live/", timeout=60)
+    master = requests.get(site + body["hls_url"], timeout=10)
+    assert master.status_code == 200 and "?e=" in body["hls_url"]
+    variant = requests.get(site + playlist_uris(master.text)[1], timeout=10)
+    assert variant.status_code == 200 and "#EXT-X-ENDLIST" not in variant.text, "it still grows"
+    assert variant.headers["Cache-Control"] == "no-store"
+    init, first, *_ = playlist_uris(variant.text)
+    for segment in (init, first):
+        answer = requests.get(site + segment, timeout=10)
+        assert answer.status_code == 200 and answer.content
+
+    done = wait_for(lambda: (b := client.get(url).json())["status"] in ("ready", "failed") and b, 300, "ready",
+                    worker_proc)
+    assert done["status"] == "ready" and done["hls_url"].split("?")[0] == body["hls_url"].split("?")[0]
+    ended = requests.get(site + playlist_uris(requests.get(site + done["hls_url"], timeout=10).text)[1], timeout=10)
+    assert ended.text.rstrip().endswith("#EXT-X-ENDLIST")
