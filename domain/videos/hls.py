@@ -33,7 +33,9 @@ def hls_folder_of(video_id: str, token: str) -> str:
 
 
 def is_playlist(name: str) -> bool:
-    return name.endswith(".m3u8")
+    """True for a playlist of an attempt's HLS folder (never an original, whatever its name)."""
+    parts = name.split("/")
+    return len(parts) >= 5 and parts[0] == "videos" and parts[2] == "hls" and name.endswith(".m3u8")
 
 
 def playlist_rewrite(text: str, uri: Callable[[str], str]) -> str:

@@ -335,6 +335,15 @@ def test_a_segment_answers_range(client, private):
     assert response.status_code == 206 and body(response) == SEGMENT[100:200]
 
 
+def test_an_original_named_like_a_playlist_is_still_only_a_download(client, private):
+    original = default_storage.save(f"{private.storage_prefix}original.m3u8", ContentFile(b"#EXTM3U\nseg.m4s\n"))
+    Video.objects.filter(id=private.id).update(original=original)
+    response = client.get(media_url(original, signed=True))
+    assert body(response) == b"#EXTM3U\nseg.m4s\n"
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"] == 'attachment; filename="original.m3u8"'
+
+
 def test_a_missing_playlist_is_a_404(client, private):
     assert client.get(media_url(f"{private.storage_prefix}hls/0123abcd/master.m3u8", signed=True)).status_code == 404
 
