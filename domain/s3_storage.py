@@ -21,3 +21,7 @@ class MediaS3Storage(S3Storage):
         # (with whatever type its uploader declared) is served as the list says.
         served = {f"Response{key}": value for key, value in object_parameters(name).items()}
         return super().url(name, {**(parameters or {}), **served}, expire, http_method)
+
+    def replace(self, name: str, content) -> str:
+        """Store at exactly `name`, over whatever is there (domain.storage.storage_replace)."""
+        return self._save(name, content)

@@ -7,9 +7,12 @@ stored under a prefix and removes it, on local disk and S3 alike.
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils.module_loading import import_string
 
@@ -48,6 +51,27 @@ def object_parameters(name: str) -> dict[str, str]:
     """What S3 stores with an object: its type and disposition from the allow-list, never the
     Content-Type a client declared for its upload (django-storages' default)."""
     return {"ContentType": content_type_for(name), "ContentDisposition": content_disposition_for(name)}
+
+
+def storage_replace(name: str, content: File) -> None:
+    """Store `content` at exactly `name`, replacing what is there in one step: a reader gets the
+    old bytes or the new, never half. A growing HLS playlist is rewritten while players read it,
+    and it must keep its name (default_storage.save would pick a new one)."""
+    if uses_s3():
+        default_storage.replace(name, content)  # a PUT replaces an object whole
+        return
+    dest = default_storage.path(name)
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    partial = f"{dest}.{secrets.token_hex(4)}.part"
+    try:
+        with open(partial, "wb") as out:
+            content.seek(0)
+            shutil.copyfileobj(content, out)
+        os.replace(partial, dest)
+    except BaseException:
+        if os.path.exists(partial):
+            os.unlink(partial)
+        raise
 
 
 def storage_names_under(prefix: str) -> Iterator[str]:

@@ -78,7 +78,7 @@ def canary_process(*, run_id: str) -> None:
             step = "transcode"
             rung = pipeline.ladder(probe)[0]
             out = Path(tmp) / f"{rung.label}.mp4"
-            pipeline.transcode(src, probe, [rung], {rung.label: out})
+            pipeline.transcode_mp4(src, probe, [rung], {rung.label: out})
             step = "read back"
             canary_read_back(run_id=run_id, rendition=out, want=(rung.width, rung.height))
     except Exception as exc:  # the canary reports every failure as its outcome

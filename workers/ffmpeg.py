@@ -152,8 +152,10 @@ def run_ffmpeg(
     timeout: float,
     cpu_seconds: float,
     on_seconds: Callable[[float], None] | None = None,
+    cwd: Path | None = None,
 ) -> None:
-    """Run ffmpeg with args; on_seconds gets the output position (s) from `-progress` as it moves."""
+    """Run ffmpeg with args (in cwd); on_seconds gets the output position (s) from `-progress` as
+    it moves."""
     argv = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y"]
     argv += ["-progress", "pipe:1", *args]
 
@@ -163,7 +165,7 @@ def run_ffmpeg(
         if on_seconds and key == "out_time_us" and value.strip().lstrip("-").isdigit():
             on_seconds(max(0, int(value)) / 1_000_000)
 
-    run_limited(argv, timeout=timeout, cpu_seconds=cpu_seconds, on_line=on_line)
+    run_limited(argv, timeout=timeout, cpu_seconds=cpu_seconds, on_line=on_line, cwd=cwd)
 
 
 # Linux only: ffmpeg runs in a session of its own, so when the worker process that started it is

@@ -1,19 +1,23 @@
-"""The video pipeline as plain functions: ladder, poster, remux, transcode (the probe, which
-says what a file is, has a module of its own: workers/probe.py).
+"""The video pipeline as plain functions: ladder, poster, remux, transcode to HLS, the MP4
+renditions joined from it (the probe, which says what a file is, has a module of its own:
+workers/probe.py).
 
-No models, no storage, no Celery: each function reads a local file and writes only the
+No models, no storage, no Celery: each function reads local files and writes only the
 destination paths it is given (removed again if it fails), so a test calls it with a real clip.
 Every ffmpeg that reads an upload runs fenced (see workers.ffmpeg).
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 
+from domain.videos.hls import AUDIO_VARIANT, MASTER, VARIANT_PLAYLIST, playlist_uris
 from workers import ffmpeg
 from workers.probe import OVER_LIMIT, UNDECODABLE, MediaRejected, OverLimit, Probe
 
@@ -102,13 +106,19 @@ def transcode(
     src: Path,
     probe: Probe,
     rungs: list[Rung],
-    dests: dict[str, Path],
+    folder: Path,
     on_progress: Callable[[float], None] | None = None,
 ) -> None:
-    """Every rung as H.264 High/AAC faststart MP4 from one ffmpeg run and a single decode.
+    """Every rung as HLS (H.264 High fMP4 segments, AAC once in an audio group) that grows in
+    `folder` as ffmpeg works, from one run and a single decode.
 
     The decoded picture (rotated by ffmpeg's autorotate, deinterlaced, made constant-rate) is split
-    once per rung; on_progress gets 0.0-1.0 from ffmpeg's -progress output about twice a second.
+    once per rung; every rung has a keyframe each KEYFRAME_SECONDS, so segments start at the same
+    times in every variant and a player can switch between them. Each variant's EVENT playlist
+    (`<variant>/index.m3u8`) gains a segment as it is finished and ends with #EXT-X-ENDLIST when
+    ffmpeg does; MASTER names them all. ffmpeg writes every file under a temporary name and
+    renames it when complete, so a file with its final name can be published at once.
+    on_progress gets 0.0-1.0 from ffmpeg's -progress output about twice a second.
     """
     if not rungs:
         raise ValueError("transcode needs at least one rung")
@@ -119,16 +129,28 @@ def transcode(
     for i, rung in enumerate(rungs):
         graph += f";[s{i}]scale={rung.width}:{rung.height},setsar=1,format=yuv420p[v{i}]"
     args = [*ffmpeg.input_args(src, probe.format_name), "-filter_complex", graph]
+    args += [arg for i in range(len(rungs)) for arg in ("-map", f"[v{i}]")]
+    args += [
+        "-c:v", "libx264", "-profile:v", "high", "-preset", "veryfast", "-crf", "23",
+        "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+    ]  # fmt: skip
+    variants = []
     for i, rung in enumerate(rungs):
-        args += ["-map", f"[v{i}]"]
-        if probe.has_audio:
-            args += ["-map", AUDIO, "-c:a", "aac", "-b:a", "128k"]
-        args += [
-            "-c:v", "libx264", "-profile:v", "high", "-preset", "veryfast", "-crf", "23",
-            "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-            "-threads", str(settings.FFMPEG_THREADS), "-map_metadata", "-1", "-max_muxing_queue_size", "1024",
-            "-movflags", "+faststart", "-f", "mp4", f"file:{dests[rung.label]}",
-        ]  # fmt: skip
+        # A capped CRF: without a maxrate the master playlist has no BANDWIDTH to choose by.
+        rate = _max_kbps(rung)
+        args += [f"-maxrate:v:{i}", f"{rate}k", f"-bufsize:v:{i}", f"{2 * rate}k"]
+        variants.append(f"v:{i},agroup:aac,name:{rung.label}" if probe.has_audio else f"v:{i},name:{rung.label}")
+    if probe.has_audio:
+        args += ["-map", AUDIO, "-c:a", "aac", "-b:a", "128k"]
+        variants.append(f"a:0,agroup:aac,name:{AUDIO_VARIANT},default:yes")
+    args += [
+        "-threads", str(settings.FFMPEG_THREADS), "-map_metadata", "-1", "-max_muxing_queue_size", "1024",
+        "-var_stream_map", " ".join(variants),
+        "-f", "hls", "-hls_time", str(KEYFRAME_SECONDS), "-hls_playlist_type", "event",
+        "-hls_segment_type", "fmp4", "-hls_flags", "independent_segments+temp_file",
+        "-master_pl_name", MASTER, "-hls_fmp4_init_filename", "init.mp4",
+        "-hls_segment_filename", "%v/seg_%05d.m4s", f"%v/{VARIANT_PLAYLIST}",
+    ]  # fmt: skip
     pixel_rate = probe.width * probe.height * fps / (1920 * 1080 * 30)
     budget = 60 + probe.duration * TRANSCODE_CPU_PER_SECOND * max(1.0, pixel_rate)
 
@@ -136,10 +158,53 @@ def transcode(
         if on_progress:
             on_progress(min(1.0, seconds / probe.duration))
 
-    outputs = [dests[rung.label] for rung in rungs]
-    _run(args, outputs, timeout=budget, cpu_seconds=budget, on_seconds=on_seconds)
+    folder.mkdir()
+    # The HLS muxer names its files relative to where it runs: the playlists' URIs are relative.
+    _run(args, [folder], timeout=budget, cpu_seconds=budget, on_seconds=on_seconds, cwd=folder)
     if on_progress:
         on_progress(1.0)
+
+
+def _max_kbps(rung: Rung) -> int:
+    # 3 Mb/s at 720p, growing slower than the pixel count (x264 needs fewer bits per pixel for
+    # larger pictures): ~1 Mb/s at 360p, ~5.5 Mb/s at 1080p.
+    return max(200, round(3000 * (rung.width * rung.height / (1280 * 720)) ** 0.75))
+
+
+def join_rendition(folder: Path, rung: Rung, dest: Path, *, audio: bool) -> None:
+    """The rung's finished HLS variant (with the audio variant) as a faststart MP4: its init and
+    media segments joined as they are, then remuxed. The very same encode, never a second one."""
+    inputs = [folder / rung.label] + ([folder / AUDIO_VARIANT] if audio else [])
+    joined = [dest.with_name(f"{dest.stem}-{variant.name}.joined.mp4") for variant in inputs]
+    try:
+        for variant, path in zip(inputs, joined):
+            with path.open("wb") as out:
+                for uri in playlist_uris((variant / VARIANT_PLAYLIST).read_text()):
+                    with (variant / uri).open("rb") as part:
+                        shutil.copyfileobj(part, out)
+        args = [arg for path in joined for arg in ffmpeg.input_args(path, "mov")]
+        args += ["-map", "0:v:0"] + (["-map", "1:a:0"] if audio else [])
+        args += ["-c", "copy", "-movflags", "+faststart", "-f", "mp4", f"file:{dest}"]
+        _run(args, [dest], timeout=120 + len(joined) * 60, cpu_seconds=60)
+    finally:
+        for path in joined:
+            path.unlink(missing_ok=True)
+
+
+def transcode_mp4(
+    src: Path,
+    probe: Probe,
+    rungs: list[Rung],
+    dests: dict[str, Path],
+    on_progress: Callable[[float], None] | None = None,
+) -> None:
+    """Every rung as a faststart MP4 at dests[label], by way of transcode and join_rendition in a
+    temporary folder, for callers that want no HLS (the self-check's canary)."""
+    with tempfile.TemporaryDirectory(prefix="practika-hls-") as tmp:
+        folder = Path(tmp) / "hls"
+        transcode(src, probe, rungs, folder, on_progress)
+        for rung in rungs:
+            join_rendition(folder, rung, dests[rung.label], audio=probe.has_audio)
 
 
 def _maps(probe: Probe) -> list[str]:
@@ -147,12 +212,16 @@ def _maps(probe: Probe) -> list[str]:
 
 
 def _run(args: list[str], outputs: list[Path], **limits) -> None:
-    """ffmpeg with args; on any failure the outputs are removed and the owner gets a sentence."""
+    """ffmpeg with args; on any failure the outputs (files or folders) are removed and the owner
+    gets a sentence."""
     try:
         ffmpeg.run_ffmpeg(args, **limits)
     except BaseException as exc:
         for output in outputs:
-            output.unlink(missing_ok=True)
+            if output.is_dir():
+                shutil.rmtree(output)
+            else:
+                output.unlink(missing_ok=True)
         if isinstance(exc, ffmpeg.FFmpegError):
             raise (OverLimit(OVER_LIMIT) if exc.over_limit else MediaRejected(CONVERSION_FAILED)) from exc
         raise

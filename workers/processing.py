@@ -2,7 +2,9 @@
 
 `video_process` claims the video, downloads its original from storage into a temporary folder
 and runs the plain pipeline functions on it (workers/probe.py, workers/pipeline.py): probe,
-poster, an instant remux for browser-safe sources, the rest of the ladder, ready. What an attempt
+poster, an instant remux for browser-safe sources, the ladder as HLS published while ffmpeg
+makes it (workers/publisher.py; the video plays it from its first segments), the MP4 renditions
+joined from the same segments, ready. What an attempt
 may write, and what each way of ending it keeps, are the domain's rules
 (domain/videos/attempts.py); this module calls them in order, keeps a heartbeat going on a
 thread of its own, and stops the attempt's ffmpeg once its claim is gone.
@@ -18,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection
 
@@ -26,6 +29,7 @@ from domain.videos.attempts import ClaimLost
 from domain.videos.models import Claim, Progress, Video
 from workers import ffmpeg, pipeline
 from workers.probe import MediaRejected, OverLimit, Probe, probe_file
+from workers.publisher import HlsPublisher
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,7 @@ class _Attempt:
     def __init__(self, video: Video, claim: Claim, workdir: Path) -> None:
         self.video, self.claim, self.workdir = video, claim, workdir
         self._pulse = attempts.Heartbeat(claim, every=attempts.PROGRESS_EVERY_SECONDS)
+        self.hls_playable = False
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -77,6 +82,15 @@ class _Attempt:
         attempts.video_store_rendition(
             claim=self.claim, label=rung.label, width=rung.width, height=rung.height, path=path
         )
+
+    def store_hls(self, name: str, content: File) -> None:
+        attempts.video_store_hls(claim=self.claim, name=name, content=content)
+
+    def publish(self, publisher: HlsPublisher) -> None:
+        """Store what the HLS gained; the first time it plays, say so (once)."""
+        if publisher.publish() and not self.hls_playable:
+            self.hls_playable = True
+            attempts.video_hls_playable(claim=self.claim)
 
     def download_original(self) -> Path:
         if not self.video.original or not default_storage.exists(self.video.original):
@@ -129,6 +143,7 @@ def video_process(*, video_id: str) -> None:
         workdir = tempfile.TemporaryDirectory(prefix=f"practika-{video_id}-")
         with _HeartbeatThread(claim, on_lost=children.stop), workdir as tmp, children:
             _run(_Attempt(video, claim, Path(tmp)))
+        return
     except (ClaimLost, ffmpeg.Stopped):
         log.warning("video %s attempt %s lost its claim; stopping", video_id, claim.attempt)
     except OverLimit as exc:
@@ -140,6 +155,7 @@ def video_process(*, video_id: str) -> None:
     except Exception:
         log.exception("processing video %s attempt %s failed", video_id, claim.attempt)
         attempts.video_fail(claim=claim)
+    attempts.video_drop_hls(claim=claim)
 
 
 def _remove_crashed_workdirs(video_id: str) -> None:
@@ -149,14 +165,26 @@ def _remove_crashed_workdirs(video_id: str) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _transcode(job: _Attempt, step: str, src: Path, probe: Probe,
-               rungs: list[pipeline.Rung], start: float, end: float) -> None:
-    with job.step(step):
-        dests = {rung.label: job.workdir / f"{rung.label}.mp4" for rung in rungs}
-        pipeline.transcode(src, probe, rungs, dests, on_progress=job.progress_between(start, end))
-        job.beat(end)
+def _transcode(job: _Attempt, src: Path, probe: Probe, rungs: list[pipeline.Rung], made: set[str]) -> None:
+    """The ladder as HLS, published as it grows, then the MP4 renditions joined from it (a rung
+    `made` already, a browser-safe source's remux, keeps that one)."""
+    folder = job.workdir / "hls"
+    publisher = HlsPublisher(folder, store=job.store_hls)
+    report = job.progress_between(Progress.TRANSCODING, Progress.LADDER)
+
+    def on_progress(fraction: float) -> None:
+        report(fraction)
+        job.publish(publisher)
+
+    with job.step("transcode"):
+        pipeline.transcode(src, probe, rungs, folder, on_progress=on_progress)
+        job.publish(publisher)  # the ended playlists, after their last segments
         for rung in rungs:
-            job.store_rendition(rung, dests[rung.label])
+            if rung.label not in made:
+                dest = job.workdir / f"{rung.label}.mp4"
+                pipeline.join_rendition(folder, rung, dest, audio=probe.has_audio)
+                job.store_rendition(rung, dest)
+        job.beat(Progress.LADDER)
 
 
 def _run(job: _Attempt) -> None:
@@ -173,28 +201,20 @@ def _run(job: _Attempt) -> None:
     ladder = pipeline.ladder(probe)
     made: set[str] = set()
     if probe.browser_safe:
-        # The remux plays within seconds; the transcoded ladder follows.
+        # A rendition within seconds, before the first HLS segments of the ladder.
         with job.step("remux"):
             remuxed = job.workdir / "remux.mp4"
             rung = pipeline.remux_faststart(src, probe, remuxed)
             job.store_rendition(rung, remuxed)
             made.add(rung.label)
         job.beat(Progress.TRANSCODING)
-    rest = [rung for rung in ladder if rung.label not in made]
-    if not made and len(rest) > 1:
-        # Nothing plays yet: the smallest rung alone is quick, and watchable while the rest
-        # of the ladder is made in one run after it.
-        _transcode(job, "first", src, probe, rest[:1], Progress.TRANSCODING, Progress.FIRST_RUNG)
-        rest = rest[1:]
-    if rest:
-        start = Progress.FIRST_RUNG if len(ladder) > len(rest) else Progress.TRANSCODING
-        _transcode(job, "transcode", src, probe, rest, start, Progress.LADDER)
+    _transcode(job, src, probe, ladder, made)
     # The ladder names the renditions a video keeps; a remux outside it (a 4K source) served
-    # only for instant playback. With no ladder at all the remux is the one rendition.
-    keep = {rung.label for rung in ladder} or made
+    # only for instant playback.
     with job.step("finish"):
         ready = attempts.video_mark_ready(
-            claim=job.claim, keep=keep, duration=probe.duration, width=probe.width, height=probe.height
+            claim=job.claim, keep={rung.label for rung in ladder}, duration=probe.duration,
+            width=probe.width, height=probe.height, hls=True,
         )
         if not ready:
             raise MediaRejected(NOTHING_PLAYABLE)

@@ -36,7 +36,8 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, InterfaceError, connection, transaction
 
-from domain.storage import storage_delete_under
+from domain.storage import storage_delete_under, storage_replace
+from domain.videos.hls import MASTER, hls_folder_of, hls_prefix_of
 from domain.videos.models import Claim, JobStep, Rendition, Video, storage_prefix_of
 from domain.videos.services import video_enqueue
 
@@ -164,20 +165,70 @@ def video_store_rendition(*, claim: Claim, label: str, width: int, height: int, 
         default_storage.delete(old.file)
 
 
-def video_mark_ready(*, claim: Claim, keep: set[str], duration: float, width: int, height: int) -> bool:
-    """Finish the attempt: renditions of labels outside `keep` (an earlier ladder's) go, and the
-    video is ready. False, and the video left as it is, when no rendition is left to play;
+def video_store_hls(*, claim: Claim, name: str, content: File) -> None:
+    """Store one file of the attempt's HLS (`name` relative to its folder), replacing an earlier
+    version (a playlist grows). Unfenced by the claim, unlike the other writes: a segment lands
+    every few seconds per variant, and the files go to the attempt's own folder, which nothing
+    plays before video_hls_playable or video_mark_ready points the video at it, and which
+    video_drop_hls removes when the attempt ends without doing so."""
+    storage_replace(hls_folder_of(claim.video_id, claim.token) + name, content)
+
+
+def video_hls_playable(*, claim: Claim) -> bool:
+    """The attempt's master playlist and the first segments of every variant are stored: a video
+    that never was ready plays them from now on (an earlier attempt's HLS goes), while one that
+    was keeps playing its current HLS until this attempt is ready. True when the video switched;
     ClaimLost when the attempt no longer owns the video."""
+    with _claimed_row(claim):
+        if Video.objects.filter(id=claim.video_id, first_ready_at__isnull=False).exists():
+            return False
+        older = _other_hls_folders(claim)
+        Video.beat(claim.video_id, claim.token, hls_playlist=hls_folder_of(claim.video_id, claim.token) + MASTER)
+    for folder in older:
+        storage_delete_under(folder)
+    return True
+
+
+def _other_hls_folders(claim: Claim) -> list[str]:
+    # Listed while the attempt holds the row: no later attempt can have started a folder yet.
+    prefix, mine = hls_prefix_of(claim.video_id), hls_folder_of(claim.video_id, claim.token)
+    try:
+        folders, _ = default_storage.listdir(prefix)
+    except FileNotFoundError:
+        return []
+    return [f"{prefix}{folder}/" for folder in folders if f"{prefix}{folder}/" != mine]
+
+
+def video_drop_hls(*, claim: Claim) -> None:
+    """An attempt that ended without being ready removes what it stored of its HLS, unless the
+    video plays it (a new video's attempt that failed or went back to the queue: a later attempt
+    replaces it)."""
+    folder = hls_folder_of(claim.video_id, claim.token)
+    if not Video.objects.filter(id=claim.video_id, hls_playlist__startswith=folder).exists():
+        storage_delete_under(folder)
+
+
+def video_mark_ready(
+    *, claim: Claim, keep: set[str], duration: float, width: int, height: int, hls: bool = False
+) -> bool:
+    """Finish the attempt: renditions of labels outside `keep` (an earlier ladder's) go, and the
+    video is ready; with `hls`, it plays the attempt's HLS from now on and earlier attempts' HLS
+    goes. False, and the video left as it is, when no rendition is left to play; ClaimLost when
+    the attempt no longer owns the video."""
     with _claimed_row(claim):
         dropped = list(Rendition.objects.filter(video_id=claim.video_id).exclude(label__in=keep))
         for old in dropped:
             old.delete()
+        older = _other_hls_folders(claim) if hls else []
     for old in dropped:
         default_storage.delete(old.file)
     if not Rendition.objects.filter(video_id=claim.video_id).exists():
         return False
-    if not Video.mark_ready(claim.video_id, claim.token, duration=duration, width=width, height=height):
+    playlist = {"hls_playlist": hls_folder_of(claim.video_id, claim.token) + MASTER} if hls else {}
+    if not Video.mark_ready(claim.video_id, claim.token, duration=duration, width=width, height=height, **playlist):
         raise ClaimLost(claim.video_id)
+    for folder in older:
+        storage_delete_under(folder)
     return True
 
 

@@ -42,8 +42,6 @@ class Progress(IntEnum):
     POSTER = 10
     # The quick steps are done (a browser-safe source's remux too): transcoding starts here.
     TRANSCODING = 15
-    # A source with nothing playable yet gets its smallest rung first, alone.
-    FIRST_RUNG = 35
     LADDER = 99
     READY = 100
 
@@ -161,13 +159,15 @@ class Video(models.Model):
         return cls._update(video_id, cls._mine(token), heartbeat_at=timezone.now(), **fields)
 
     @classmethod
-    def mark_ready(cls, video_id: str, token: str, *, duration: float, width: int, height: int) -> bool:
+    def mark_ready(
+        cls, video_id: str, token: str, *, duration: float, width: int, height: int, **fields
+    ) -> bool:
         now = timezone.now()
         return cls._update(
             video_id, cls._mine(token),
             status=cls.Status.READY, progress=Progress.READY, error="", duration=duration, width=width,
             height=height, processed_at=now, heartbeat_at=now,
-            first_ready_at=Coalesce(F("first_ready_at"), now),
+            first_ready_at=Coalesce(F("first_ready_at"), now), **fields,
         )
 
     @classmethod
@@ -191,11 +191,12 @@ class Video(models.Model):
     @classmethod
     def mark_rejected(cls, video_id: str, token: str, error: str) -> bool:
         """Fail a video that never played because its file is not a usable video, forgetting its
-        original and poster; True when the caller must remove its files. False (nothing changed)
+        original, poster and HLS; True when the caller must remove its files. False (nothing changed)
         for a video that was ever ready: mark_failed keeps what it has."""
         return cls._update(
             video_id, {**cls._mine(token), "first_ready_at__isnull": True},
             status=cls.Status.FAILED, error=error, processed_at=timezone.now(), original="", poster="",
+            hls_playlist="",
         )
 
     @classmethod

@@ -46,7 +46,8 @@ def stray_processes(media_root: Path) -> list[int]:
 
 
 def assert_one_clean_set(video_id: str, media_root: Path) -> None:
-    """One rendition per label, and on disk exactly the files the rows name: nothing doubled."""
+    """One rendition per label, and on disk exactly the files the rows name (and one attempt's HLS):
+    nothing doubled."""
     from domain.videos.models import Rendition, Video
 
     video = Video.objects.get(id=video_id)
@@ -54,6 +55,10 @@ def assert_one_clean_set(video_id: str, media_root: Path) -> None:
     labels = [r.label for r in renditions]
     assert labels and len(labels) == len(set(labels)), labels
     named = {video.original, video.poster, *(r.file for r in renditions)}
+    # The HLS master names its folder: the playlists and segments of one attempt.
+    assert video.hls_playlist
+    hls = (media_root / video.hls_playlist).parent
+    named |= {str(p.relative_to(media_root)) for p in hls.rglob("*") if p.is_file()}
     stored = {str(p.relative_to(media_root)) for p in (media_root / "videos" / video_id).rglob("*") if p.is_file()}
     assert stored == named, f"stored {sorted(stored)} but the rows name {sorted(named)}"
 

@@ -78,7 +78,7 @@ def test_ffmpeg_out_of_memory_is_told_apart_from_a_damaged_file(clip, tmp_path, 
     settings.FFMPEG_MAX_MEMORY_BYTES = 100 * 1024**2  # not even its libraries fit
     with pytest.raises(OverLimit, match=OVER_LIMIT):
         rungs = pipeline.ladder(probe)
-        pipeline.transcode(src, probe, rungs, {rung.label: tmp_path / rung.label for rung in rungs})
+        pipeline.transcode_mp4(src, probe, rungs, {rung.label: tmp_path / rung.label for rung in rungs})
     assert sorted(tmp_path.iterdir()) == [src]
 
 
@@ -121,7 +121,7 @@ def test_without_ffmpeg_on_path_the_pip_one_does_every_step(clip, tmp_path, monk
     assert pipeline.remux_faststart(src, probe, tmp_path / "remux.mp4").label == "360p"
     progress: list[float] = []
     dests = {"360p": tmp_path / "360p.mp4"}
-    pipeline.transcode(src, probe, pipeline.ladder(probe), dests, on_progress=progress.append)
+    pipeline.transcode_mp4(src, probe, pipeline.ladder(probe), dests, on_progress=progress.append)
     assert progress[-1] == 1.0
     for name in ("remux.mp4", "360p.mp4"):
         again = probe_file(tmp_path / name, max_seconds=60)
@@ -207,11 +207,11 @@ def test_ffmpeg_gets_no_secret_of_the_worker_wherever_it_runs(worker_secrets, re
     probe = probe_file(src, max_seconds=60)
     pipeline.make_poster(src, probe, tmp_path / "poster.jpg")
     rungs = pipeline.ladder(probe)
-    pipeline.transcode(src, probe, rungs, {rung.label: tmp_path / f"{rung.label}.mp4" for rung in rungs})
+    pipeline.transcode_mp4(src, probe, rungs, {rung.label: tmp_path / f"{rung.label}.mp4" for rung in rungs})
     canary_clip(tmp_path / "canary.mp4")
     assert check_ffmpeg()["version"]
 
     started = environments()
-    assert len(started) == 4, "poster, transcode, canary clip and version check each ran ffmpeg"
+    assert len(started) == 5, "poster, transcode, the join, canary clip and version check each ran ffmpeg"
     for env in started:
         assert_only_what_a_child_needs(env)

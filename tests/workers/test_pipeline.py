@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import struct
 import subprocess
@@ -11,6 +13,7 @@ from pathlib import Path
 import av
 import pytest
 
+from domain.videos.hls import AUDIO_VARIANT, MASTER, VARIANT_PLAYLIST, playlist_uris
 from tests.workers.test_probe import cut, playlist, run_ffmpeg
 from workers import pipeline, probe
 from workers.ffmpeg import VIDEO_FORMATS
@@ -105,7 +108,7 @@ def test_every_common_kind_becomes_renditions_and_a_poster(clip, tmp_path, name)
 
     progress: list[float] = []
     dests = {rung.label: tmp_path / f"out-{rung.label}.mp4" for rung in rungs}
-    pipeline.transcode(src, probe, rungs, dests, on_progress=progress.append)
+    pipeline.transcode_mp4(src, probe, rungs, dests, on_progress=progress.append)
     for rung in rungs:
         assert_plays_in_browsers(dests[rung.label], rung, audio=has_audio, duration=probe.duration)
     assert progress == sorted(progress) and progress[-1] == 1.0 and all(0 <= p <= 1 for p in progress)
@@ -155,7 +158,7 @@ def test_a_portrait_phone_video_stays_portrait_in_every_rendition(clip, tmp_path
     rungs = pipeline.ladder(probe)
     assert rungs == [Rung("360p", 360, 640), Rung("480p", 480, 854)]
     dests = {rung.label: tmp_path / f"{rung.label}.mp4" for rung in rungs}
-    pipeline.transcode(src, probe, rungs, dests)
+    pipeline.transcode_mp4(src, probe, rungs, dests)
     for rung in rungs:
         assert_plays_in_browsers(dests[rung.label], rung, audio=True, duration=probe.duration)
 
@@ -190,7 +193,7 @@ def test_renditions_and_poster_are_the_right_way_up(clip, tmp_path, rotate, corn
     probe = probe_file(src, max_seconds=LONG_ENOUGH)
     assert probe.rotation == rotate
 
-    pipeline.transcode(src, probe, pipeline.ladder(probe), {"360p": tmp_path / "360p.mp4"})
+    pipeline.transcode_mp4(src, probe, pipeline.ladder(probe), {"360p": tmp_path / "360p.mp4"})
     pipeline.make_poster(src, probe, tmp_path / "poster.jpg")
 
     assert bright_corner(first_frame(tmp_path / "360p.mp4")) == corner
@@ -205,7 +208,7 @@ def test_variable_frame_rate_becomes_constant(clip, tmp_path):
     assert len({b - a for a, b in zip(stamps, stamps[1:])}) > 1
     probe = probe_file(src, max_seconds=LONG_ENOUGH)
     dest = tmp_path / "out.mp4"
-    pipeline.transcode(src, probe, pipeline.ladder(probe), {"240p": dest})
+    pipeline.transcode_mp4(src, probe, pipeline.ladder(probe), {"240p": dest})
 
     with av.open(str(dest)) as container:
         packets = [p for p in container.demux(video=0) if p.size]
@@ -231,7 +234,7 @@ def test_a_camcorder_interlaced_video_is_deinterlaced(clip, tmp_path):
     assert interlaced > 5 * progressive
     probe = probe_file(src, max_seconds=LONG_ENOUGH)
     dest = tmp_path / "out.mp4"
-    pipeline.transcode(src, probe, pipeline.ladder(probe), {"240p": dest})
+    pipeline.transcode_mp4(src, probe, pipeline.ladder(probe), {"240p": dest})
 
     interlaced, progressive = interlaced_fields(dest)
     assert progressive > 5 * interlaced
@@ -302,7 +305,7 @@ def every_step_refuses(src: Path, out: Path) -> None:
     probe = make_probe(320, 240)
     for forged in forged_probes(probe):
         with pytest.raises(MediaRejected):
-            pipeline.transcode(src, forged, [Rung("240p", 320, 240)], {"240p": out / "240p.mp4"})
+            pipeline.transcode_mp4(src, forged, [Rung("240p", 320, 240)], {"240p": out / "240p.mp4"})
         with pytest.raises(MediaRejected):
             pipeline.make_poster(src, forged, out / "poster.jpg")
         with pytest.raises(MediaRejected):
@@ -310,7 +313,7 @@ def every_step_refuses(src: Path, out: Path) -> None:
     for demuxer in ("hls", "concat", "image2", "subfile", "dash"):
         with pytest.raises(ValueError):
             forged = replace(probe, format_name=demuxer)
-            pipeline.transcode(src, forged, [Rung("240p", 320, 240)], {"240p": out / "x.mp4"})
+            pipeline.transcode_mp4(src, forged, [Rung("240p", 320, 240)], {"240p": out / "x.mp4"})
     assert list(out.iterdir()) == []
 
 
@@ -365,7 +368,7 @@ def test_a_failed_transcode_leaves_no_files_and_says_why(clip, tmp_path):
     dests = {rung.label: tmp_path / f"{rung.label}.mp4" for rung in rungs}
 
     with pytest.raises(MediaRejected, match=pipeline.CONVERSION_FAILED):
-        pipeline.transcode(src, probe, rungs, dests)
+        pipeline.transcode_mp4(src, probe, rungs, dests)
 
     assert sorted(tmp_path.iterdir()) == [src]
 
@@ -378,5 +381,107 @@ def test_an_exception_from_the_progress_callback_stops_ffmpeg_and_cleans_up(clip
         raise RuntimeError("the database went away")
 
     with pytest.raises(RuntimeError):
-        pipeline.transcode(src, probe, pipeline.ladder(probe), {"240p": tmp_path / "out.mp4"}, on_progress=fail)
+        pipeline.transcode_mp4(src, probe, pipeline.ladder(probe), {"240p": tmp_path / "out.mp4"}, on_progress=fail)
     assert sorted(tmp_path.iterdir()) == [src]
+
+
+# --- HLS: one run, every rung, segments aligned -----------------------------------------------
+
+
+def ffprobe(*args: str) -> dict:
+    out = subprocess.run(["ffprobe", "-v", "error", "-of", "json", *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def counted(path: Path) -> tuple[int, float]:
+    """(video frames decoded, container duration) by ffprobe."""
+    found = ffprobe("-count_frames", "-select_streams", "v:0", "-show_entries",
+                    "stream=nb_read_frames:format=duration", str(path))  # fmt: skip
+    return int(found["streams"][0]["nb_read_frames"]), float(found["format"]["duration"])
+
+
+def segment_starts(variant: Path, tmp_path: Path) -> list[tuple[float, bool]]:
+    """(time, is a keyframe) of the first video packet of each media segment, by ffprobe on the
+    init segment joined with that segment, as a player reads it."""
+    init, *segments = playlist_uris((variant / VARIANT_PLAYLIST).read_text())
+    starts = []
+    for segment in segments:
+        joined = tmp_path / "one-segment.mp4"
+        joined.write_bytes((variant / init).read_bytes() + (variant / segment).read_bytes())
+        first = ffprobe("-select_streams", "v:0", "-read_intervals", "%+#1", "-show_entries",
+                        "packet=pts_time,flags", str(joined))["packets"][0]  # fmt: skip
+        starts.append((round(float(first["pts_time"]), 3), first["flags"].startswith("K")))
+    return starts
+
+
+@pytest.fixture
+def ffmpeg_runs(ffmpeg, tmp_path, monkeypatch):
+    """The real ffmpeg behind a script that writes down each run's arguments; returns a function
+    that reads them."""
+    folder = tmp_path / "recording-bin"
+    folder.mkdir()
+    script = folder / "ffmpeg"
+    script.write_text(f'#!/bin/sh\nprintf "%s\\0" "$@" > "{folder}/run-$$"\nexec "{ffmpeg}" "$@"\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    return lambda: [run.read_text().split("\0") for run in sorted(folder.glob("run-*"))]
+
+
+SOURCES = {
+    "vp9.webm": {"vcodec": "libvpx-vp9", "acodec": "libopus", "container": "webm"},
+    "h264.mp4": {},
+}
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_one_run_makes_hls_of_every_rung_with_aligned_segments_and_mp4s_from_them(clip, tmp_path, ffmpeg_runs, name):
+    src = clip(name, seconds=5, width=854, height=480, **SOURCES[name])
+    probe = probe_file(src, max_seconds=LONG_ENOUGH)
+    rungs = pipeline.ladder(probe)
+    assert [rung.label for rung in rungs] == ["360p", "480p"]
+    folder = tmp_path / "hls"
+    progress: list[float] = []
+
+    pipeline.transcode(src, probe, rungs, folder, on_progress=progress.append)
+
+    master = (folder / MASTER).read_text()
+    assert [uri for uri in playlist_uris(master)] == [f"{AUDIO_VARIANT}/{VARIANT_PLAYLIST}"] + [
+        f"{rung.label}/{VARIANT_PLAYLIST}" for rung in rungs
+    ]
+    variants = re.findall(r"#EXT-X-STREAM-INF:(.*)\n(.*)", master)
+    assert [uri for _, uri in variants] == [f"{rung.label}/{VARIANT_PLAYLIST}" for rung in rungs]
+    for (attributes, _), rung in zip(variants, rungs):
+        assert int(re.search(r"BANDWIDTH=(\d+)", attributes).group(1)) > 0
+        assert f"RESOLUTION={rung.width}x{rung.height}" in attributes and 'AUDIO="group_aac"' in attributes
+    starts = {}
+    for rung in rungs:
+        playlist = (folder / rung.label / VARIANT_PLAYLIST).read_text()
+        assert "#EXT-X-PLAYLIST-TYPE:EVENT" in playlist and playlist.rstrip().endswith("#EXT-X-ENDLIST")
+        assert '#EXT-X-MAP:URI="' in playlist
+        starts[rung.label] = segment_starts(folder / rung.label, tmp_path)
+    assert starts["360p"] == starts["480p"], "a player can switch at every segment"
+    times = [time for time, _ in starts["360p"]]
+    assert [round(b - a, 3) for a, b in zip(times, times[1:])] == [2.0, 2.0], "a segment every 2 s"
+    assert all(keyframe for time, keyframe in starts["360p"] + starts["480p"])
+    assert progress == sorted(progress) and progress[-1] == 1.0
+
+    frames, duration = counted(src)
+    for rung in rungs:
+        dest = tmp_path / f"{rung.label}.mp4"
+        pipeline.join_rendition(folder, rung, dest, audio=True)
+        assert_plays_in_browsers(dest, rung, audio=True, duration=probe.duration)
+        joined_frames, joined_duration = counted(dest)
+        assert joined_frames == frames
+        assert joined_duration == pytest.approx(duration, abs=1 / probe.fps)
+    reading_the_source = [run for run in ffmpeg_runs() if f"file:{src}" in run]
+    assert len(reading_the_source) == 1, "the source is decoded once; the MP4s are the same encode"
+
+
+def test_a_silent_source_makes_hls_without_an_audio_group(clip, tmp_path):
+    src = clip("silent.mp4", seconds=3, acodec=None)
+    probe = probe_file(src, max_seconds=LONG_ENOUGH)
+    rung = pipeline.ladder(probe)[0]
+    pipeline.transcode(src, probe, [rung], tmp_path / "hls")
+    assert playlist_uris((tmp_path / "hls" / MASTER).read_text()) == [f"{rung.label}/{VARIANT_PLAYLIST}"]
+    pipeline.join_rendition(tmp_path / "hls", rung, tmp_path / "out.mp4", audio=False)
+    assert_plays_in_browsers(tmp_path / "out.mp4", rung, audio=False, duration=probe.duration)

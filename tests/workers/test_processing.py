@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import requests
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -27,15 +28,15 @@ from django.test import Client
 from django.utils import timezone
 
 from domain.videos import attempts, services
+from domain.videos.hls import playlist_resolve, playlist_uris
 from domain.videos.models import (
     REPROCESSING_FAILED,
     JobStep,
-    Progress,
     Rendition,
     Video,
 )
 from practika_project.celery import app as celery_app
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_http
 from tests.domain.test_s3_storage import keys, s3  # noqa: F401 (fixtures)
 from tests.domain.videos.test_attempts import add_video, steps, stored
 from workers import pipeline, probe
@@ -90,16 +91,69 @@ def test_a_vp9_upload_is_transcoded_with_no_remux(alice, clip):
     assert "remux" not in [s.step for s in video.steps.all()]
 
 
-def test_a_source_that_needs_transcoding_is_watchable_before_its_ladder_is_done(alice, clip):
-    video = add_video(alice, clip("cam.webm", seconds=1, width=854, height=480, vcodec="libvpx-vp9",
+def watch_hls_playable(monkeypatch, video: Video) -> list[tuple]:
+    """What the video looked like each time its attempt said its HLS plays: (switched, status,
+    hls_playlist, renditions, what was stored of the HLS then)."""
+    seen = []
+    playable = attempts.video_hls_playable
+
+    def watch(*, claim):
+        switched = playable(claim=claim)
+        row = Video.objects.get(id=video.id)
+        seen.append((switched, row.status, row.hls_playlist, row.renditions.count(), hls_stored(video)))
+        return switched
+
+    monkeypatch.setattr(attempts, "video_hls_playable", watch)
+    return seen
+
+
+def hls_stored(video: Video) -> dict[str, str]:
+    """Every stored playlist of the video's HLS, by name, with its text."""
+    return {name: default_storage.open(name).read().decode() for name in stored(video) if name.endswith(".m3u8")}
+
+
+def assert_complete(playlists: dict[str, str], master: str) -> None:
+    """The master and every playlist it names are stored, and every URI they name is stored."""
+    assert master in playlists
+    for name, text in playlists.items():
+        for uri in playlist_uris(text):
+            assert default_storage.exists(playlist_resolve(name, uri)), (name, uri)
+
+
+def test_a_source_that_needs_transcoding_plays_as_hls_before_any_rendition(alice, clip, monkeypatch):
+    video = add_video(alice, clip("cam.webm", seconds=5, width=854, height=480, vcodec="libvpx-vp9",
                                   acodec="libopus", container="webm"))
+    seen = watch_hls_playable(monkeypatch, video)
     worker.video_process(video_id=video.id)
     video.refresh_from_db()
     assert video.status == "ready"
-    assert steps(video) == [(1, name, "ok") for name in ("download", "probe", "poster", "first", "transcode", "finish")]
-    first, rest = video.steps.get(step="first"), video.steps.get(step="transcode")
-    assert first.finished_at <= rest.started_at  # the 360p rendition was stored before the rest began
+    assert steps(video) == [(1, name, "ok") for name in ("download", "probe", "poster", "transcode", "finish")]
+    [(switched, status, playlist, renditions, playlists)] = seen
+    assert (switched, status, renditions) == (True, "processing", 0), "HLS plays before any MP4 exists"
+    assert playlist == f"{video.storage_prefix}hls/{video.claim}/master.m3u8" == video.hls_playlist
+    assert_complete(playlists, playlist)
     assert sorted(r.label for r in video.renditions.all()) == ["360p", "480p"]
+    final = hls_stored(video)
+    assert_complete(final, playlist)
+    assert len(final) == 4, "master, audio, 360p and 480p"
+    assert all(text.rstrip().endswith("#EXT-X-ENDLIST") for name, text in final.items() if name != playlist)
+
+
+def test_a_reprocess_keeps_the_hls_that_plays_until_it_is_ready(alice, clip, monkeypatch):
+    video = add_video(alice, clip("cam.webm", seconds=3, width=640, height=360, vcodec="libvpx-vp9",
+                                  acodec="libopus", container="webm"))
+    worker.video_process(video_id=video.id)
+    video.refresh_from_db()
+    before = video.hls_playlist
+    assert before and services.video_reprocess(video=video)
+    seen = watch_hls_playable(monkeypatch, video)
+    worker.video_process(video_id=video.id)
+    video.refresh_from_db()
+    [(switched, status, playlist, _, _)] = seen
+    assert (switched, status, playlist) == (False, "processing", before), "the earlier HLS plays on"
+    assert video.status == "ready" and video.hls_playlist not in ("", before)
+    assert not default_storage.exists(before), "the earlier HLS went at ready"
+    assert_complete(hls_stored(video), video.hls_playlist)
 
 
 @pytest.mark.parametrize("content, sentence", [
@@ -151,7 +205,18 @@ def test_reprocess_replaces_renditions_and_files_without_duplicates(alice, clip)
     assert (video.status, video.attempts) == ("ready", 1)
     new_files = set(Rendition.objects.filter(video=video).values_list("file", flat=True))
     assert len(new_files) == len(old_files) == 1 and new_files.isdisjoint(old_files)
-    assert len(stored(video)) == len(first) == 3, "original, poster, one rendition: old ones removed"
+    assert len(outside_hls(stored(video))) == len(outside_hls(first)) == 3, "original, poster, one rendition"
+    assert hls_folders(stored(video)) == {video.claim}, "the new attempt's HLS, the old one removed"
+    assert hls_folders(first).isdisjoint(hls_folders(stored(video)))
+
+
+def outside_hls(names: list[str]) -> list[str]:
+    return [name for name in names if "/hls/" not in name]
+
+
+def hls_folders(names: list[str]) -> set[str]:
+    """The attempts (claim tokens) whose HLS folders these stored names are in."""
+    return {name.split("/")[3] for name in names if "/hls/" in name}
 
 
 def test_the_heartbeat_beats_during_any_step_until_the_claim_is_lost(alice, tmp_path, monkeypatch, transactional_db):
@@ -175,8 +240,10 @@ def test_processing_and_delete_go_through_the_storage_api_on_s3(s3, alice, clip)
     video.refresh_from_db()
     assert video.status == "ready", video.error
     stored_keys = keys(s3)
-    assert len(stored_keys) == 3 and all(k.startswith(video.storage_prefix) for k in stored_keys)
-    assert {video.original, video.poster, video.renditions.get().file} == set(stored_keys)
+    assert all(k.startswith(video.storage_prefix) for k in stored_keys)
+    assert {video.original, video.poster, video.renditions.get().file} == set(outside_hls(stored_keys))
+    assert video.hls_playlist in stored_keys and hls_folders(stored_keys) == {video.claim}
+    assert_complete(hls_stored(video), video.hls_playlist)
     services.video_delete(video=video)
     assert keys(s3) == []
 
@@ -301,8 +368,14 @@ def ffmpeg_transcoding(video_id: str) -> int | None:
             argv = cmdline.read_bytes().split(b"\0")
         except OSError:
             continue
-        if Path(argv[0].decode()).name == "ffmpeg" and b"-filter_complex" in argv and \
-                any(f"practika-{video_id}-".encode() in arg for arg in argv):
+        if Path(argv[0].decode()).name != "ffmpeg" or b"-filter_complex" not in argv:
+            continue
+        # It reads the video's original, or writes its HLS where it runs: the attempt's folder.
+        try:
+            where = os.readlink(cmdline.parent / "cwd").encode()
+        except OSError:
+            continue
+        if any(f"practika-{video_id}-".encode() in arg for arg in [*argv, where]):
             return int(cmdline.parent.name)
     return None
 
@@ -384,7 +457,7 @@ def test_a_lost_claim_seen_in_ffmpeg_s_progress_stops_it(alice, clip, monkeypatc
     thief.start()
     # No heartbeat thread here: only the progress callback can notice.
     with pytest.raises(attempts.ClaimLost):
-        worker._transcode(job, "transcode", src, source, pipeline.ladder(source), Progress.TRANSCODING, Progress.LADDER)
+        worker._transcode(job, src, source, pipeline.ladder(source), made=set())
     thief.join()
     assert list(job.workdir.iterdir()) == [], "ffmpeg was stopped mid-run and its partial output removed"
     assert JobStep.objects.get(video=video, step="transcode").reason == attempts.CLAIM_LOST
@@ -689,3 +762,36 @@ def test_a_purged_job_is_requeued_and_processed(alice, clip, start_worker, clean
     proc = start_worker()
     done = wait_for(lambda: (v := status_of(video.id)).status in ("ready", "failed") and v, 300, "ready", proc)
     assert done.status == "ready", done.error
+
+
+@pytest.mark.slow
+def test_a_vp9_upload_plays_as_hls_over_http_while_it_is_still_processing(client, alice, clip, start_worker, processes):
+    port = free_port()
+    processes("web", PORT=str(port), WEB_CONCURRENCY="1")
+    worker_proc = start_worker()
+    source = clip("take.webm", seconds=20, width=1280, height=720, vcodec="libvpx-vp9", acodec="libopus",
+                  container="webm")
+    client.force_login(alice)
+    with source.open("rb") as fh:
+        response = client.post("/core/api/videos/", {"title": "Take", "file": fh})
+    url = f"/core/api/videos/{response.json()['id']}/"
+    body = wait_for(lambda: (b := client.get(url).json())["hls_url"] and b, 300, "hls_url", worker_proc)
+    assert (body["status"], body["renditions"]) == ("processing", []), "it plays before any MP4 is made"
+
+    site = f"http://127.0.0.1:{port}"
+    wait_http(f"{site}/core/health/live/", timeout=60)
+    master = requests.get(site + body["hls_url"], timeout=10)
+    assert master.status_code == 200 and "?e=" in body["hls_url"]
+    variant = requests.get(site + playlist_uris(master.text)[1], timeout=10)
+    assert variant.status_code == 200 and "#EXT-X-ENDLIST" not in variant.text, "it still grows"
+    assert variant.headers["Cache-Control"] == "no-store"
+    init, first, *_ = playlist_uris(variant.text)
+    for segment in (init, first):
+        answer = requests.get(site + segment, timeout=10)
+        assert answer.status_code == 200 and answer.content
+
+    done = wait_for(lambda: (b := client.get(url).json())["status"] in ("ready", "failed") and b, 300, "ready",
+                    worker_proc)
+    assert done["status"] == "ready" and done["hls_url"].split("?")[0] == body["hls_url"].split("?")[0]
+    ended = requests.get(site + playlist_uris(requests.get(site + done["hls_url"], timeout=10).text)[1], timeout=10)
+    assert ended.text.rstrip().endswith("#EXT-X-ENDLIST")

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.signing import Signer
 from django.utils.crypto import constant_time_compare
 
+from domain.videos.hls import playlist_resolve, playlist_rewrite
 from domain.videos.models import Video
 from web.headers import whole_number
 
@@ -42,6 +43,19 @@ def video_media_public(*, video: Video, name: str) -> bool:
 def video_media_url(*, video: Video, name: str) -> str:
     """The URL of one of the video's stored files: plain when public, else signed."""
     return media_url(name, signed=not video_media_public(video=video, name=name))
+
+
+def video_playlist_with_urls(*, video: Video, name: str, text: str) -> str:
+    """A stored HLS playlist of the video (at `name`) with every URI it names made a media URL by
+    the same rules: a signed master hands the player signed variant playlists, which hand it
+    signed segments; a public video's are plain. A URI outside the playlist's HLS folder is left
+    as it is (it would only ever be a 404)."""
+
+    def url(uri: str) -> str:
+        target = playlist_resolve(name, uri)
+        return uri if target is None else video_media_url(video=video, name=target)
+
+    return playlist_rewrite(text, url)
 
 
 def media_signature_valid(name: str, expires: str, signature: str) -> bool:

@@ -1,4 +1,8 @@
-"""GET /media/<name>: stored files of videos, checked against signature or visibility."""
+"""GET /media/<name>: stored files of videos, checked against signature or visibility.
+
+HLS playlists are answered here, on local disk and S3 alike, with their URIs made media URLs (see
+video_playlist_with_urls); segments are served like every other file.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,15 @@ from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.http import require_safe
 
-from domain.storage import uses_s3
+from domain.storage import content_type_for, uses_s3
+from domain.videos.hls import is_playlist, playlist_ended
 from domain.videos.models import Video
 from web.media.ranges import ranged_file_response
-from web.media.signing import media_signature_valid, video_media_public
+from web.media.signing import (
+    media_signature_valid,
+    video_media_public,
+    video_playlist_with_urls,
+)
 
 PUBLIC_MAX_AGE = 300
 
@@ -27,9 +36,29 @@ def _safe_name(name: str) -> bool:
     )
 
 
+def _video_of(name: str) -> Video | None:
+    return Video.objects.filter(id=name.split("/")[1]).only("visibility", "original").first()
+
+
 def _public_file(name: str) -> bool:
-    video = Video.objects.filter(id=name.split("/")[1]).only("visibility", "original").first()
+    video = _video_of(name)
     return video is not None and video_media_public(video=video, name=name)
+
+
+def _playlist(name: str, cache_control: str) -> HttpResponse:
+    """The playlist with media URLs for its URIs; never kept by a cache while it still grows."""
+    video = _video_of(name)
+    if video is None:
+        raise Http404("No such file.")
+    try:
+        with default_storage.open(name, "rb") as f:
+            text = f.read().decode()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise Http404("No such file.") from None
+    body = video_playlist_with_urls(video=video, name=name, text=text)
+    response = HttpResponse(body, content_type=content_type_for(name))
+    response["Cache-Control"] = cache_control if playlist_ended(text) else "no-store"
+    return response
 
 
 @require_safe
@@ -46,6 +75,8 @@ def serve(request: HttpRequest, name: str) -> HttpResponse:
     else:
         raise Http404("No such file.")
 
+    if is_playlist(name):
+        return _playlist(name, cache_control)
     if uses_s3():
         # The bucket answers Range itself; its presigned URL expires like ours.
         response = HttpResponseRedirect(default_storage.url(name))

@@ -16,6 +16,7 @@ import psycopg2
 import pytest
 import redis
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models.signals import post_delete
@@ -25,6 +26,7 @@ from django.utils import timezone
 from domain.storage import storage_names_under
 from domain.videos import attempts, services
 from domain.videos.attempts import ClaimLost
+from domain.videos.hls import hls_folder_of
 from domain.videos.models import (
     REPROCESSING_FAILED,
     Claim,
@@ -362,3 +364,108 @@ def test_any_other_failure_keeps_every_file(upload):
     video = Video.objects.get(id=upload.id)
     assert (video.status, video.error) == ("failed", attempts.PROCESSING_FAILED)
     assert stored(video) == sorted([video.original, video.poster]) and video.processed_at <= timezone.now()
+
+
+# --- HLS ------------------------------------------------------------------------------------
+
+
+def store_hls(claim: Claim) -> str:
+    """What an attempt's publisher stores first: a segment, its playlist, the master; the master's name."""
+    attempts.video_store_hls(claim=claim, name="360p/seg_00000.m4s", content=ContentFile(b"segment"))
+    attempts.video_store_hls(claim=claim, name="360p/index.m3u8", content=ContentFile(b"#EXTM3U\nseg_00000.m4s\n"))
+    attempts.video_store_hls(claim=claim, name="master.m3u8", content=ContentFile(b"#EXTM3U\n360p/index.m3u8\n"))
+    return f"{hls_folder_of(claim.video_id, claim.token)}master.m3u8"
+
+
+def test_a_new_video_plays_its_hls_from_the_first_segments(upload):
+    crashed = attempts.video_claim(video_id=upload.id)
+    store_hls(crashed)
+    assert attempts.video_hls_playable(claim=crashed)
+    Video.objects.filter(id=upload.id).update(status="pending")  # recovered after a crash
+    claim = attempts.video_claim(video_id=upload.id)
+
+    master = store_hls(claim)
+    assert Video.objects.get(id=upload.id).hls_playlist.startswith(hls_folder_of(upload.id, crashed.token))
+    assert attempts.video_hls_playable(claim=claim)
+
+    video = Video.objects.get(id=upload.id)
+    assert (video.status, video.hls_playlist) == ("processing", master)
+    assert hls_names(video) == {claim.token}, "the crashed attempt's HLS went"
+    assert attempts.video_mark_ready(claim=claim, keep=set(), duration=2.0, width=640, height=360, hls=True) is False
+    attempts.video_store_rendition(claim=claim, label="360p", width=640, height=360, path=made("360p.mp4"))
+    assert attempts.video_mark_ready(claim=claim, keep={"360p"}, duration=2.0, width=640, height=360, hls=True)
+    assert Video.objects.get(id=upload.id).hls_playlist == master
+
+
+def hls_names(video: Video) -> set[str]:
+    """The attempts (claim tokens) with an HLS folder stored."""
+    return {name.split("/")[3] for name in stored(video) if "/hls/" in name}
+
+
+def test_a_video_that_was_ever_ready_keeps_its_hls_until_the_reprocess_is_ready(upload):
+    first = attempts.video_claim(video_id=upload.id)
+    playing = store_hls(first)
+    attempts.video_store_rendition(claim=first, label="360p", width=640, height=360, path=made("360p.mp4"))
+    assert attempts.video_mark_ready(claim=first, keep={"360p"}, duration=2.0, width=640, height=360, hls=True)
+    assert services.video_reprocess(video=upload)
+    claim = attempts.video_claim(video_id=upload.id)
+
+    master = store_hls(claim)
+    assert attempts.video_hls_playable(claim=claim) is False
+    assert Video.objects.get(id=upload.id).hls_playlist == playing, "the earlier HLS plays on"
+    assert hls_names(upload) == {first.token, claim.token}
+
+    assert attempts.video_mark_ready(claim=claim, keep={"360p"}, duration=2.0, width=640, height=360, hls=True)
+    assert Video.objects.get(id=upload.id).hls_playlist == master
+    assert hls_names(upload) == {claim.token}, "the earlier HLS went at ready"
+
+
+def test_an_attempt_without_its_claim_never_points_the_video_at_its_hls(upload):
+    zombie = attempts.video_claim(video_id=upload.id)
+    Video.objects.filter(id=upload.id).update(status="pending")
+    current = attempts.video_claim(video_id=upload.id)
+    store_hls(zombie)
+
+    with pytest.raises(ClaimLost):
+        attempts.video_hls_playable(claim=zombie)
+    with pytest.raises(ClaimLost):
+        attempts.video_mark_ready(claim=zombie, keep=set(), duration=2.0, width=640, height=360, hls=True)
+    assert Video.objects.get(id=upload.id).hls_playlist == ""
+    store_hls(current)
+    attempts.video_drop_hls(claim=zombie)
+    assert hls_names(upload) == {current.token}, "the zombie's HLS goes, the current attempt's stays"
+
+
+def test_a_failed_attempt_drops_its_hls_unless_the_video_plays_it(upload):
+    claim = attempts.video_claim(video_id=upload.id)
+    store_hls(claim)
+    attempts.video_fail(claim=claim)
+    attempts.video_drop_hls(claim=claim)
+    assert hls_names(upload) == set(), "nothing played it"
+
+    assert services.video_reprocess(video=upload)
+    claim = attempts.video_claim(video_id=upload.id)
+    master = store_hls(claim)
+    assert attempts.video_hls_playable(claim=claim)
+    attempts.video_give_back(claim=claim, error="Too much.")
+    attempts.video_drop_hls(claim=claim)
+    assert Video.objects.get(id=upload.id).hls_playlist == master and default_storage.exists(master)
+
+
+def test_a_new_upload_that_is_not_a_usable_video_keeps_no_hls(upload):
+    claim = attempts.video_claim(video_id=upload.id)
+    store_hls(claim)
+    assert attempts.video_hls_playable(claim=claim)
+    attempts.video_reject(claim=claim, error="Not a video.")
+    video = Video.objects.get(id=upload.id)
+    assert (video.status, video.hls_playlist) == ("failed", "") and stored(video) == []
+
+
+def test_a_playlist_is_replaced_in_place_as_it_grows(upload):
+    claim = attempts.video_claim(video_id=upload.id)
+    name = "360p/index.m3u8"
+    attempts.video_store_hls(claim=claim, name=name, content=ContentFile(b"#EXTM3U\nseg_00000.m4s\n"))
+    attempts.video_store_hls(claim=claim, name=name, content=ContentFile(b"#EXTM3U\nseg_00000.m4s\nseg_00001.m4s\n"))
+    folder = hls_folder_of(upload.id, claim.token)
+    assert [n for n in stored(upload) if n.startswith(folder)] == [f"{folder}{name}"]
+    assert default_storage.open(f"{folder}{name}").read().endswith(b"seg_00001.m4s\n")

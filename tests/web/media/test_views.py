@@ -10,14 +10,18 @@ import os
 import time
 
 import pytest
+import requests
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import StreamingHttpResponse
 from django.utils.http import http_date
 
+from domain.videos.hls import playlist_uris
 from domain.videos.models import Rendition, Video
+from tests.domain.test_s3_storage import s3  # noqa: F401 (fixture)
 from web.media.ranges import RANGE_NOT_SATISFIABLE
 from web.media.signing import media_url
+from web.media.views import PUBLIC_MAX_AGE
 
 pytestmark = pytest.mark.django_db
 
@@ -232,3 +236,129 @@ def test_an_original_is_only_ever_a_download(client, private):
     assert body(response) == b"original bytes"
     assert response["Content-Type"] == "application/octet-stream"
     assert response["Content-Disposition"] == 'attachment; filename="original.mov"'
+
+
+# --- HLS ------------------------------------------------------------------------------------
+
+SEGMENT = os.urandom(50_000)
+MASTER_PLAYLIST = """#EXTM3U
+#EXT-X-VERSION:7
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="group_aac",NAME="audio_1",DEFAULT=YES,URI="audio/index.m3u8"
+#EXT-X-STREAM-INF:BANDWIDTH=1240800,RESOLUTION=640x360,CODECS="avc1.64001e,mp4a.40.2",AUDIO="group_aac"
+360p/index.m3u8
+"""
+
+
+def media_playlist(init: str, ended: bool) -> str:
+    text = (f'#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-PLAYLIST-TYPE:EVENT\n'
+            f'#EXT-X-MAP:URI="{init}"\n#EXTINF:2.000000,\nseg_00000.m4s\n')
+    return text + ("#EXT-X-ENDLIST\n" if ended else "")
+
+
+def add_hls(video: Video, *, ended: bool = False) -> str:
+    """An attempt's HLS as the worker publishes it; the master's name, set on the video."""
+    folder = f"{video.storage_prefix}hls/0123abcd/"
+    files = {"master.m3u8": MASTER_PLAYLIST.encode()}
+    for variant, init in (("360p", "init_0.mp4"), ("audio", "init_1.mp4")):
+        files[f"{variant}/index.m3u8"] = media_playlist(init, ended).encode()
+        files[f"{variant}/{init}"] = b"\x00\x00\x00\x18ftypiso6" + os.urandom(100)
+        files[f"{variant}/seg_00000.m4s"] = SEGMENT
+    for name, content in files.items():
+        default_storage.save(folder + name, ContentFile(content))
+    Video.objects.filter(id=video.id).update(hls_playlist=f"{folder}master.m3u8")
+    return f"{folder}master.m3u8"
+
+
+def uris(response) -> list[str]:
+    return playlist_uris(response.content.decode())
+
+
+def get_all(client, url: str, seen: list[str]) -> None:
+    """GET a playlist and, through its URIs, everything it leads to; every answer must be 200."""
+    response = client.get(url)
+    assert response.status_code == 200, url
+    seen.append(url)
+    if response["Content-Type"] == "application/vnd.apple.mpegurl":
+        for uri in uris(response):
+            get_all(client, uri, seen)
+
+
+def test_a_signed_master_leads_through_signed_playlists_to_signed_segments(client, private):
+    master = add_hls(private)
+    response = client.get(media_url(master, signed=True))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.apple.mpegurl"
+    assert uris(response) == [media_url(f"{private.storage_prefix}hls/0123abcd/{variant}/index.m3u8", signed=True)
+                              for variant in ("audio", "360p")]
+    seen: list[str] = []
+    get_all(client, media_url(master, signed=True), seen)
+    assert len(seen) == 1 + 2 * 3, "master; each variant's playlist, init segment and segment"
+    assert all(url.startswith("/media/videos/") and "?e=" in url and "&s=" in url for url in seen)
+    variant = client.get(seen[1])
+    assert '#EXT-X-MAP:URI="/media/videos/' in variant.content.decode()
+    segment = client.get(uris(variant)[1])
+    assert (segment["Content-Type"], body(segment)) == ("video/iso.segment", SEGMENT)
+
+
+def test_a_playlist_without_a_valid_signature_is_a_404(client, private, settings):
+    master = add_hls(private)
+    variant = f"{private.storage_prefix}hls/0123abcd/360p/index.m3u8"
+    assert client.get(media_url(master, signed=False)).status_code == 404
+    assert client.get(media_url(variant, signed=False)).status_code == 404
+    forged = media_url(master, signed=True)
+    assert client.get(forged[:-1] + ("A" if forged[-1] != "A" else "B")).status_code == 404
+    # A signature for one playlist opens no other.
+    assert client.get(media_url(variant, signed=False) + "?" + forged.split("?")[1]).status_code == 404
+    settings.MEDIA_URL_MAX_AGE = -1
+    assert client.get(media_url(master, signed=True)).status_code == 404
+
+
+def test_a_public_videos_playlists_and_segments_are_plain(client, public):
+    master = add_hls(public)
+    seen: list[str] = []
+    get_all(client, media_url(master, signed=False), seen)
+    assert len(seen) == 7 and not any("?" in url for url in seen)
+
+
+def test_a_growing_playlist_is_never_cached_and_an_ended_one_is(client, private, public):
+    growing = client.get(media_url(add_hls(private), signed=True))
+    variant = client.get(uris(growing)[1])
+    assert growing["Cache-Control"] == variant["Cache-Control"] == "no-store"
+    ended = client.get(media_url(add_hls(public, ended=True), signed=False))
+    assert client.get(uris(ended)[1])["Cache-Control"] == f"public, max-age={PUBLIC_MAX_AGE}"
+
+
+def test_a_segment_answers_range(client, private):
+    add_hls(private)
+    url = media_url(f"{private.storage_prefix}hls/0123abcd/360p/seg_00000.m4s", signed=True)
+    response = client.get(url, HTTP_RANGE="bytes=100-199")
+    assert response.status_code == 206 and body(response) == SEGMENT[100:200]
+
+
+def test_an_original_named_like_a_playlist_is_still_only_a_download(client, private):
+    original = default_storage.save(f"{private.storage_prefix}original.m3u8", ContentFile(b"#EXTM3U\nseg.m4s\n"))
+    Video.objects.filter(id=private.id).update(original=original)
+    response = client.get(media_url(original, signed=True))
+    assert body(response) == b"#EXTM3U\nseg.m4s\n"
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"] == 'attachment; filename="original.m3u8"'
+
+
+def test_a_missing_playlist_is_a_404(client, private):
+    assert client.get(media_url(f"{private.storage_prefix}hls/0123abcd/master.m3u8", signed=True)).status_code == 404
+
+
+def test_on_s3_playlists_are_answered_signed_and_segments_go_to_the_bucket(client, alice, s3):
+    private = make_video(alice, "private")
+    master = add_hls(private)
+    response = client.get(media_url(master, signed=True))
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    variant = client.get(uris(response)[1])
+    assert variant.status_code == 200
+    init, segment = uris(variant)
+    assert "?e=" in init and "?e=" in segment
+    redirect = client.get(segment)
+    assert redirect.status_code == 302
+    from_bucket = requests.get(redirect["Location"], headers={"Range": "bytes=0-99"}, timeout=10)
+    assert from_bucket.status_code == 206 and from_bucket.content == SEGMENT[:100]
+    assert from_bucket.headers["Content-Type"] == "video/iso.segment"
