@@ -2,18 +2,22 @@
 throttling (django-axes, configured here) and per-user upload throttling.
 
 Scripts and styles come only from our own static files; media may come from the storage's
-own origin (S3 presigned URLs), so media and images allow any https origin. Nothing may frame
+own origin (S3 presigned URLs), so media and images allow any https origin, and connect-src gets
+the bucket's origin, which hls.js fetches segments from. Nothing may frame
 a page, and forms post only back to us.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from urllib.parse import urlsplit
 
 from axes.handlers.cache import AxesCacheHandler
 from axes.helpers import get_cache
 from axes.signals import user_locked_out
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.dispatch import receiver
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -22,19 +26,31 @@ from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, UserRateThrottle
 
+from domain.storage import uses_s3
+
 log = logging.getLogger(__name__)
 
 
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response) -> None:
         self.get_response = get_response
-        self.policy = settings.CONTENT_SECURITY_POLICY
+        self.policy = content_security_policy()
 
     def __call__(self, request):
         response = self.get_response(request)
         if self.policy:
             response.headers.setdefault("Content-Security-Policy", self.policy)
         return response
+
+
+def content_security_policy() -> str:
+    """CONTENT_SECURITY_POLICY, with the media bucket's origin added to its connect-src when media
+    are on S3: hls.js reads segments with XHR, and the media view redirects each to the bucket."""
+    policy = settings.CONTENT_SECURITY_POLICY
+    if not policy or not uses_s3():
+        return policy
+    url = urlsplit(default_storage.url("videos/any"))  # signed locally: no request to the bucket
+    return re.sub(r"(connect-src[^;]*)", rf"\1 {url.scheme}://{url.netloc}", policy)
 
 
 # --- Sign-in throttling ----------------------------------------------------------------------

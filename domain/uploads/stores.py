@@ -272,3 +272,37 @@ def _same_rule(rule: dict, wanted: dict) -> bool:
         and not rule.get("Prefix")
         and rule.get("AbortIncompleteMultipartUpload") == wanted["AbortIncompleteMultipartUpload"]
     )
+
+
+# hls.js fetches playlists and segments with XHR, and the media view redirects a segment to its
+# presigned bucket URL: the bucket must answer a cross-origin GET. Any origin may read, because the
+# presigned URL is the access control, as it is for a <video src>.
+CORS_RULE_ID = "practika-media-reads"
+CORS_RULE = {
+    "ID": CORS_RULE_ID,
+    "AllowedMethods": ["GET", "HEAD"],
+    "AllowedOrigins": ["*"],
+    "AllowedHeaders": ["Range"],
+    "ExposeHeaders": ["Content-Length", "Content-Range", "ETag"],
+    "MaxAgeSeconds": 3600,
+}
+
+
+def bucket_cors_rule_apply() -> bool:
+    """Make the bucket answer cross-origin reads of media, keeping every other CORS rule. False
+    when the rule was already there as wanted."""
+    from botocore.exceptions import ClientError  # only with a bucket: import late
+
+    client, bucket = default_storage.connection.meta.client, default_storage.bucket_name
+    try:
+        rules = client.get_bucket_cors(Bucket=bucket)["CORSRules"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchCORSConfiguration":
+            raise
+        rules = []
+    if any(all(rule.get(key) == value for key, value in CORS_RULE.items()) for rule in rules):
+        return False
+    others = [rule for rule in rules if rule.get("ID") != CORS_RULE_ID]
+    # The call replaces the whole configuration: the other rules go back in as they were.
+    client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [*others, CORS_RULE]})
+    return True

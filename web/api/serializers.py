@@ -82,7 +82,11 @@ class VideoSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_hls_url(self, video: Video) -> str | None:
-        return video_media_url(video=video, name=video.hls_playlist) if video.hls_playlist else None
+        # A promise that it plays: a failed video never was ready (one that was stays ready), so
+        # what its attempt published is a stream that stops part-way and never ends.
+        if not video.hls_playlist or video.status == Video.Status.FAILED:
+            return None
+        return video_media_url(video=video, name=video.hls_playlist)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_original_url(self, video: Video) -> str | None:

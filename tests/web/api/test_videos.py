@@ -245,6 +245,13 @@ def test_the_video_json_has_the_contract_shape(client, alice):
     assert body["duration"] == 2.0 and body["status"] == "ready"
 
 
+@pytest.mark.parametrize(("status", "plays"), [("processing", True), ("ready", True), ("failed", False)])
+def test_hls_url_is_given_only_for_a_stream_that_plays(client, alice, status, plays):
+    video = make_video(alice, playable=False, status=status, hls_playlist=f"videos/x/hls/{'t' * 8}/master.m3u8")
+    body = as_user(client, alice).get(f"/core/api/videos/{video.id}/").json()
+    assert bool(body["hls_url"]) is plays
+
+
 def test_original_url_is_for_the_owner_only(client, alice, bob):
     video = make_video(alice, "public")
     assert as_user(client, alice).get(f"/core/api/videos/{video.id}/").json()["original_url"]

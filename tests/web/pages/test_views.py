@@ -207,12 +207,15 @@ def test_the_player_starts_with_the_sharpest_rendition_up_to_720p_unless_asked(c
     assert page.context["current"]["label"] == "720p"
     assert re.search(r'<option value="720p" data-url="[^"]+" selected>', page.content.decode())
     assert client.get(f"/videos/{video.id}/?quality=1080p").context["current"]["label"] == "1080p"
+    assert b"pages/vendor/hls.min.js" not in page.content  # no stream, none to come: no hls.js
 
 
 def test_the_player_is_handed_the_hls_stream_signed_like_every_media_url(client, alice):
     video = _video(alice, status="processing")
     client.force_login(alice)
-    assert client.get(f"/videos/{video.id}/").context["state"]["hls_url"] is None
+    page = client.get(f"/videos/{video.id}/")
+    assert page.context["state"]["hls_url"] is None
+    assert b"pages/vendor/hls.min.js" in page.content  # the stream may appear while it processes
 
     master = f"{video.storage_prefix}hls/master.m3u8"
     Video.objects.filter(id=video.id).update(hls_playlist=master)
