@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from domain.videos.models import JobStep, Rendition, Video
-from web.media.signing import video_media_url
+from web.media.signing import video_hls_url, video_media_url
 
 
 def _is_owner(context: dict, video: Video) -> bool:
@@ -82,11 +82,7 @@ class VideoSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_hls_url(self, video: Video) -> str | None:
-        # A promise that it plays: a failed video never was ready (one that was stays ready), so
-        # what its attempt published is a stream that stops part-way and never ends.
-        if not video.hls_playlist or video.status == Video.Status.FAILED:
-            return None
-        return video_media_url(video=video, name=video.hls_playlist)
+        return video_hls_url(video=video)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_original_url(self, video: Video) -> str | None:

@@ -58,6 +58,14 @@ def video_playlist_with_urls(*, video: Video, name: str, text: str) -> str:
     return playlist_rewrite(text, url)
 
 
+def video_hls_url(*, video: Video) -> str | None:
+    """The URL of the video's HLS master playlist, while it is a promise that the video plays: a
+    failed video's stream (only a never-ready video fails) stops part-way and never ends."""
+    if not video.hls_playlist or video.status == Video.Status.FAILED:
+        return None
+    return video_media_url(video=video, name=video.hls_playlist)
+
+
 def media_signature_valid(name: str, expires: str, signature: str) -> bool:
     """True for an untampered signature whose expiry has not passed."""
     expiry = whole_number(expires)

@@ -21,7 +21,7 @@ from domain.uploads.stores import chunk_bytes
 from domain.videos import selectors
 from domain.videos.models import Video
 from domain.videos.services import video_delete, video_reprocess, video_update
-from web.media.signing import video_media_url
+from web.media.signing import video_hls_url, video_media_url
 
 PAGE_SIZE = 24
 LIBRARY_FILTERS = {"all": "Everything", "mine": "Mine", "public": "Public"}
@@ -92,7 +92,7 @@ def upload_view(request):
 def watch_view(request, video_id: str):
     video = selectors.video_get_for(user=request.user, video_id=video_id)
     sources, current = _sources(video, wanted=request.GET.get("quality"))
-    hls_url = video_media_url(video=video, name=video.hls_playlist) if video.hls_playlist else None
+    hls_url = video_hls_url(video=video)
     owner = selectors.video_can_change(user=request.user, video=video)
     return render(
         request,

@@ -224,6 +224,9 @@ def test_the_player_is_handed_the_hls_stream_signed_like_every_media_url(client,
     assert page.context["has_player"] and b"pages/vendor/hls.min.js" in page.content
     Video.objects.filter(id=video.id).update(visibility="public")
     assert client.get(f"/videos/{video.id}/").context["state"]["hls_url"] == f"/media/{master}"
+    # A failed video's stream stops part-way: the page offers it no more than the API does.
+    Video.objects.filter(id=video.id).update(status="failed")
+    assert client.get(f"/videos/{video.id}/").context["state"]["hls_url"] is None
 
 
 def test_delete_asks_first_then_removes(client, alice):
