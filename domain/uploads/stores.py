@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -237,18 +237,26 @@ def abort_after_days() -> int:
     return math.ceil(settings.UPLOAD_EXPIRY_SECONDS / 86400) + 1
 
 
+def _bucket_rules(read: Callable[[], list[dict]], *, missing: str) -> list[dict]:
+    """A bucket configuration's rules; none when S3 answers `missing` (it was never set)."""
+    from botocore.exceptions import ClientError  # only with a bucket: import late
+
+    try:
+        return read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != missing:
+            raise
+        return []
+
+
 def bucket_abort_rule_apply(*, days: int) -> bool:
     """Make the bucket abort multipart uploads still incomplete `days` after they began, keeping
     every other lifecycle rule. False when the rule was already there as wanted."""
-    from botocore.exceptions import ClientError  # only with a bucket: import late
-
     client, bucket = default_storage.connection.meta.client, default_storage.bucket_name
-    try:
-        rules = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "NoSuchLifecycleConfiguration":
-            raise
-        rules = []
+    rules = _bucket_rules(
+        lambda: client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"],
+        missing="NoSuchLifecycleConfiguration",
+    )
     wanted = {
         "ID": ABORT_RULE_ID,
         "Status": "Enabled",
@@ -291,15 +299,8 @@ CORS_RULE = {
 def bucket_cors_rule_apply() -> bool:
     """Make the bucket answer cross-origin reads of media, keeping every other CORS rule. False
     when the rule was already there as wanted."""
-    from botocore.exceptions import ClientError  # only with a bucket: import late
-
     client, bucket = default_storage.connection.meta.client, default_storage.bucket_name
-    try:
-        rules = client.get_bucket_cors(Bucket=bucket)["CORSRules"]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "NoSuchCORSConfiguration":
-            raise
-        rules = []
+    rules = _bucket_rules(lambda: client.get_bucket_cors(Bucket=bucket)["CORSRules"], missing="NoSuchCORSConfiguration")
     if any(all(rule.get(key) == value for key, value in CORS_RULE.items()) for rule in rules):
         return False
     others = [rule for rule in rules if rule.get("ID") != CORS_RULE_ID]
