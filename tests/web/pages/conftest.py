@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connections
+from playwright.sync_api import expect
 
 from tests.conftest import BASE_DIR, free_port, need, wait_http
 
@@ -179,3 +180,24 @@ def shoot(page, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     page.screenshot(path=str(path.with_name(path.stem + "-top.png")))
     return path
+
+
+def loop_holds(page, seek, *, times: int) -> None:
+    """Sets an A–B loop from 1.0 s to 3.2 s by keyboard (a segment boundary lies between) and
+    plays: the playhead comes back to A `times` times and never gets past B by more than a step.
+    `seek(page, seconds)` is the caller's own, since a growing stream must wait to be seekable."""
+    page.evaluate("() => document.getElementById('player').pause()")
+    seek(page, 1.0)
+    page.keyboard.press("[")
+    seek(page, 3.2)
+    page.keyboard.press("]")
+    expect(page.locator("#loop-info")).to_have_text("Looping 0:01.0 – 0:03.2")
+    page.evaluate(
+        "() => { const v = document.getElementById('player'); window.loops = 0; window.latest = 0; let last = v.currentTime;"
+        " v.addEventListener('timeupdate', () => { if (v.currentTime < last - 1) loops++;"
+        " last = v.currentTime; latest = Math.max(latest, last); }); }"
+    )
+    seek(page, 1.0)
+    page.keyboard.press("k")
+    page.wait_for_function(f"() => window.loops >= {times}", timeout=30_000)
+    assert page.evaluate("() => window.latest") < 3.5

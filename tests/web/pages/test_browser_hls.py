@@ -16,7 +16,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from domain.videos.models import Video
-from tests.web.pages.conftest import CHUNK, signup, start_live
+from tests.web.pages.conftest import CHUNK, loop_holds, signup, start_live
 
 pytestmark = pytest.mark.slow
 SECONDS = 30
@@ -120,21 +120,7 @@ def test_a_vp9_upload_plays_seeks_and_loops_through_hls_while_it_processes(live,
     expect(page.get_by_label("Processing progress")).to_be_visible()
 
     # The A–B loop holds across a segment boundary: back to A after B, again and again.
-    page.evaluate("() => document.getElementById('player').pause()")
-    _seek(page, 1.0)
-    page.keyboard.press("[")
-    _seek(page, 3.2)
-    page.keyboard.press("]")
-    expect(page.locator("#loop-info")).to_have_text("Looping 0:01.0 – 0:03.2")
-    page.evaluate(
-        "() => { const v = document.getElementById('player'); window.loops = 0; window.latest = 0; let last = v.currentTime;"
-        " v.addEventListener('timeupdate', () => { if (v.currentTime < last - 1) loops++;"
-        " last = v.currentTime; latest = Math.max(latest, last); }); }"
-    )
-    _seek(page, 1.0)
-    page.keyboard.press("k")
-    page.wait_for_function("() => window.loops >= 2", timeout=30_000)
-    assert page.evaluate("() => window.latest") < 3.5
+    loop_holds(page, _seek, times=2)
     _still_processing(page, live, video, "looped")
     page.keyboard.press("\\")
     assert _player(page)["source"] == "hls"

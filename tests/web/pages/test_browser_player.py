@@ -18,7 +18,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from domain.videos.models import Rendition, Video
-from tests.web.pages.conftest import DESKTOP, PASSWORD, PHONE, fits, shoot
+from tests.web.pages.conftest import DESKTOP, PASSWORD, PHONE, fits, loop_holds, shoot
 
 pytestmark = pytest.mark.slow
 SECONDS = 8
@@ -146,21 +146,7 @@ def test_hls_plays_seeks_loops_and_steps_through_hlsjs(live, browse, clip, ffmpe
     page.get_by_label("Playback speed").select_option("1")
 
     # The A–B loop holds across a segment boundary: back to A after B, again and again.
-    page.evaluate("() => document.getElementById('player').pause()")
-    _seek(page, 1.0)
-    page.keyboard.press("[")
-    _seek(page, 3.2)
-    page.keyboard.press("]")
-    expect(page.locator("#loop-info")).to_have_text("Looping 0:01.0 – 0:03.2")
-    page.evaluate(
-        "() => { const v = document.getElementById('player'); window.loops = 0; window.latest = 0; let last = v.currentTime;"
-        " v.addEventListener('timeupdate', () => { if (v.currentTime < last - 1) loops++;"
-        " last = v.currentTime; latest = Math.max(latest, last); }); }"
-    )
-    _seek(page, 1.0)
-    page.keyboard.press("k")
-    page.wait_for_function("() => window.loops >= 3", timeout=30_000)
-    assert page.evaluate("() => window.latest") < 3.5
+    loop_holds(page, _seek, times=3)
     page.keyboard.press("\\")
     expect(page.locator("#loop-info")).to_have_text("Loop 0:01.0 – 0:03.2")
 
