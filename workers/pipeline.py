@@ -17,7 +17,13 @@ from pathlib import Path
 
 from django.conf import settings
 
-from domain.videos.hls import AUDIO_VARIANT, MASTER, VARIANT_PLAYLIST, playlist_uris
+from domain.videos.hls import (
+    AUDIO_VARIANT,
+    MASTER,
+    VARIANT_PLAYLIST,
+    playlist_init_segments,
+    playlist_uris,
+)
 from workers import ffmpeg
 from workers.probe import OVER_LIMIT, UNDECODABLE, MediaRejected, OverLimit, Probe
 
@@ -102,12 +108,32 @@ def remux_faststart(src: Path, probe: Probe, dest: Path) -> Rung:
     return Rung(label=f"{short}p", width=probe.width, height=probe.height)
 
 
+@dataclass(frozen=True)
+class Part:
+    """`length` seconds of the source from `start`, encoded apart from the rest (a chunk of a long
+    source). Its timestamps are the source's on the encode's timeline (TIMELINE_START), so parts
+    encoded anywhere join into one; the part `with_audio` also carries the whole source's audio
+    (encoded once, so the joins never click)."""
+
+    start: float
+    length: float
+    with_audio: bool = False
+
+
+# Where every encode's picture starts: above any encoder delay (x264's B-frames hold back a few
+# frames: at 1 fps, seconds), so no first decode time is negative and shifted to zero, which would
+# move the picture against the sound and one part against the next. The MP4s start at zero again.
+TIMELINE_START = 10.0
+
+
 def transcode(
     src: Path,
     probe: Probe,
     rungs: list[Rung],
     folder: Path,
     on_progress: Callable[[float], None] | None = None,
+    *,
+    part: Part | None = None,
 ) -> None:
     """Every rung as HLS (H.264 High fMP4 segments, AAC once in an audio group) that grows in
     `folder` as ffmpeg works, from one run and a single decode.
@@ -119,6 +145,9 @@ def transcode(
     ffmpeg does; MASTER names them all. ffmpeg writes every file under a temporary name and
     renames it when complete, so a file with its final name can be published at once.
     on_progress gets 0.0-1.0 from ffmpeg's -progress output about twice a second.
+
+    With `part`, only that span of the source's picture is encoded (and its audio whole if the
+    part says so), on the source's timeline (see Part); hls.playlist_join joins the parts.
     """
     if not rungs:
         raise ValueError("transcode needs at least one rung")
@@ -128,7 +157,11 @@ def transcode(
     graph += "".join(f"[s{i}]" for i in range(len(rungs)))
     for i, rung in enumerate(rungs):
         graph += f";[s{i}]scale={rung.width}:{rung.height},setsar=1,format=yuv420p[v{i}]"
-    args = [*ffmpeg.input_args(src, probe.format_name), "-filter_complex", graph]
+    span = (part.start, part.length) if part else (None, None)
+    args = [*ffmpeg.input_args(src, probe.format_name, seek=span[0], read_seconds=span[1]), "-filter_complex", graph]
+    audio = probe.has_audio and (part is None or part.with_audio)
+    if part and audio:
+        args += ffmpeg.input_args(src, probe.format_name)
     args += [arg for i in range(len(rungs)) for arg in ("-map", f"[v{i}]")]
     args += [
         "-c:v", "libx264", "-profile:v", "high", "-preset", "veryfast", "-crf", "23",
@@ -139,10 +172,14 @@ def transcode(
         # A capped CRF: without a maxrate the master playlist has no BANDWIDTH to choose by.
         rate = _max_kbps(rung)
         args += [f"-maxrate:v:{i}", f"{rate}k", f"-bufsize:v:{i}", f"{2 * rate}k"]
-        variants.append(f"v:{i},agroup:aac,name:{rung.label}" if probe.has_audio else f"v:{i},name:{rung.label}")
-    if probe.has_audio:
-        args += ["-map", AUDIO, "-c:a", "aac", "-b:a", "128k"]
+        variants.append(f"v:{i},agroup:aac,name:{rung.label}" if audio else f"v:{i},name:{rung.label}")
+    if audio:
+        args += ["-map", "1:a:0" if part else AUDIO, "-c:a", "aac", "-b:a", "128k"]
         variants.append(f"a:0,agroup:aac,name:{AUDIO_VARIANT},default:yes")
+    offset = TIMELINE_START + (part.start if part else 0.0)
+    # frag_discont: each fragment carries its own start time, so one part's segments follow
+    # another's; bitexact: every part's init segment is the same bytes.
+    args += ["-output_ts_offset", f"{offset:.6f}", "-fflags", "+bitexact", "-hls_segment_options", "movflags=+frag_discont"]
     args += [
         "-threads", str(settings.FFMPEG_THREADS), "-map_metadata", "-1", "-max_muxing_queue_size", "1024",
         "-var_stream_map", " ".join(variants),
@@ -152,11 +189,12 @@ def transcode(
         "-hls_segment_filename", "%v/seg_%05d.m4s", f"%v/{VARIANT_PLAYLIST}",
     ]  # fmt: skip
     pixel_rate = probe.width * probe.height * fps / (1920 * 1080 * 30)
-    budget = 60 + probe.duration * TRANSCODE_CPU_PER_SECOND * max(1.0, pixel_rate)
+    length = part.length if part else probe.duration
+    budget = 60 + length * TRANSCODE_CPU_PER_SECOND * max(1.0, pixel_rate) + (probe.duration if audio else 0)
 
     def on_seconds(seconds: float) -> None:
         if on_progress:
-            on_progress(min(1.0, seconds / probe.duration))
+            on_progress(max(0.0, min(1.0, (seconds - offset) / length)))
 
     folder.mkdir()
     # The HLS muxer names its files relative to where it runs: the playlists' URIs are relative.
@@ -173,22 +211,43 @@ def _max_kbps(rung: Rung) -> int:
 
 def join_rendition(folder: Path, rung: Rung, dest: Path, *, audio: bool) -> None:
     """The rung's finished HLS variant (with the audio variant) as a faststart MP4: its init and
-    media segments joined as they are, then remuxed. The very same encode, never a second one."""
+    media segments joined as they are, then remuxed, the picture starting at zero. The very same
+    encode, never a second one."""
     inputs = [folder / rung.label] + ([folder / AUDIO_VARIANT] if audio else [])
     joined = [dest.with_name(f"{dest.stem}-{variant.name}.joined.mp4") for variant in inputs]
     try:
         for variant, path in zip(inputs, joined):
-            with path.open("wb") as out:
-                for uri in playlist_uris((variant / VARIANT_PLAYLIST).read_text()):
-                    with (variant / uri).open("rb") as part:
-                        shutil.copyfileobj(part, out)
-        args = [arg for path in joined for arg in ffmpeg.input_args(path, "mov")]
+            _join_segments(variant, path)
+        # -copyts: the inputs keep the timestamps they were encoded with (each would otherwise be
+        # moved to start at zero on its own, shifting sound against picture by the encoders'
+        # different delays); both then move together so the picture starts at zero.
+        args = [arg for path in joined for arg in ["-copyts", *ffmpeg.input_args(path, "mov")]]
         args += ["-map", "0:v:0"] + (["-map", "1:a:0"] if audio else [])
-        args += ["-c", "copy", "-movflags", "+faststart", "-f", "mp4", f"file:{dest}"]
+        args += ["-c", "copy", "-output_ts_offset", f"{-TIMELINE_START:.6f}", "-movflags", "+faststart", "-f", "mp4", f"file:{dest}"]
         _run(args, [dest], timeout=120 + len(joined) * 60, cpu_seconds=60)
     finally:
         for path in joined:
             path.unlink(missing_ok=True)
+
+
+def _join_segments(variant: Path, dest: Path) -> None:
+    """A variant's media playlist as one fragmented MP4: its init segment, then every segment in
+    order. Parts encoded apart each name an init segment of their own, the same bytes (bitexact):
+    the first is kept, and one that differs is refused rather than joined into a broken file."""
+    text = (variant / VARIANT_PLAYLIST).read_text()
+    inits = playlist_init_segments(text)
+    first_init: bytes | None = None
+    with dest.open("wb") as out:
+        for uri in playlist_uris(text):
+            if uri in inits:
+                init = (variant / uri).read_bytes()
+                if first_init is not None:
+                    if init != first_init:
+                        raise ValueError(f"{variant.name}: init segment {uri} differs from the first part's")
+                    continue
+                first_init = init
+            with (variant / uri).open("rb") as segment:
+                shutil.copyfileobj(segment, out)
 
 
 def transcode_mp4(

@@ -18,7 +18,11 @@ from domain.videos.models import storage_prefix_of
 MASTER = "master.m3u8"
 VARIANT_PLAYLIST = "index.m3u8"
 AUDIO_VARIANT = "audio"
+# A long source's parts (domain/videos/chunks.py) keep their files in a folder each within every
+# variant's folder; the variant's own playlist joins theirs (playlist_join).
+PART_FOLDER = "c{index:04d}"
 ENDLIST = "#EXT-X-ENDLIST"
+_TARGET = "#EXT-X-TARGETDURATION:"
 _URI_ATTRIBUTE = re.compile(r'URI="([^"]*)"')
 
 
@@ -68,6 +72,29 @@ def playlist_resolve(playlist: str, uri: str) -> str | None:
     name = posixpath.normpath(posixpath.join(folder, uri))
     root = "/".join(playlist.split("/")[:4]) + "/"  # videos/<id>/hls/<token>/
     return name if name.startswith(root) and playlist.startswith(root) else None
+
+
+def playlist_join(parts: list[tuple[str, str]], *, ended: bool) -> str:
+    """One media playlist of consecutive parts of a video encoded apart (each `(folder, its
+    playlist)`, the folder relative to where the joined playlist lives): the first part's header,
+    then every part's init segment and segments, named through its folder; ended or still
+    growing. The parts' timestamps run on from one to the next, so no discontinuity is marked."""
+    header, body, target = [], [], 1
+    for folder, text in parts:
+        lines = text.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("#EXT-X-MAP"))
+        if not header:
+            header = lines[:start]
+        target = max([target] + [int(line.split(":")[1]) for line in lines if line.startswith(_TARGET)])
+        own = "\n".join(line for line in lines[start:] if line.strip() and line != ENDLIST)
+        body.append(playlist_rewrite(own, lambda uri, folder=folder: posixpath.join(folder, uri)))
+    header = [f"{_TARGET}{target}" if line.startswith(_TARGET) else line for line in header]
+    return "\n".join(header) + "\n" + "".join(body) + (ENDLIST + "\n" if ended else "")
+
+
+def playlist_init_segments(text: str) -> set[str]:
+    """The init segments (#EXT-X-MAP) a media playlist names."""
+    return {match.group(1) for line in text.splitlines() if line.startswith("#EXT-X-MAP") for match in [_URI_ATTRIBUTE.search(line)] if match}
 
 
 def playlist_ended(text: str) -> bool:

@@ -297,3 +297,43 @@ class JobStep(models.Model):
         return cls.objects.filter(video_id=video_id, attempt=attempt, outcome=cls.Outcome.RUNNING).update(
             outcome=cls.Outcome.CRASHED, reason=reason, finished_at=timezone.now()
         )
+
+
+class Chunk(models.Model):
+    """One part of a long source's transcode (domain/videos/chunks.py): `start` to `start +
+    length` seconds of the video, encoded by whichever worker claims it, for the attempt whose
+    claim token it carries. A deleted video takes its chunks along, which stops them."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="chunks")
+    token = models.CharField(max_length=32)
+    attempt = models.PositiveSmallIntegerField()
+    index = models.PositiveSmallIntegerField()
+    start = models.FloatField()
+    length = models.FloatField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    # The running encode's own token, so a chunk taken over after its worker went silent ignores
+    # what the silent one writes if it wakes.
+    runner = models.CharField(max_length=32, blank=True, default="")
+    worker = models.CharField(max_length=200, blank=True, default="")
+    failures = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    progress = models.FloatField(default=0.0)
+    beat_at = models.DateTimeField(null=True, blank=True)
+    cpu_seconds = models.FloatField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["video", "token", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["video", "token", "index"], name="chunk_one_per_index"),
+            models.CheckConstraint(condition=models.Q(length__gt=0, start__gte=0), name="chunk_span_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.video_id} chunk {self.index} ({self.state})"

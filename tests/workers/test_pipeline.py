@@ -13,12 +13,19 @@ from pathlib import Path
 import av
 import pytest
 
-from domain.videos.hls import AUDIO_VARIANT, MASTER, VARIANT_PLAYLIST, playlist_uris
+from domain.videos.hls import (
+    AUDIO_VARIANT,
+    MASTER,
+    PART_FOLDER,
+    VARIANT_PLAYLIST,
+    playlist_uris,
+)
 from tests.workers.test_probe import cut, playlist, run_ffmpeg
 from workers import pipeline, probe
 from workers.ffmpeg import VIDEO_FORMATS
 from workers.pipeline import Rung
 from workers.probe import MediaRejected, Probe, probe_file
+from workers.publisher import PartsPublisher
 
 LONG_ENOUGH = 60.0
 
@@ -485,3 +492,86 @@ def test_a_silent_source_makes_hls_without_an_audio_group(clip, tmp_path):
     assert playlist_uris((tmp_path / "hls" / MASTER).read_text()) == [f"{rung.label}/{VARIANT_PLAYLIST}"]
     pipeline.join_rendition(tmp_path / "hls", rung, tmp_path / "out.mp4", audio=False)
     assert_plays_in_browsers(tmp_path / "out.mp4", rung, audio=False, duration=probe.duration)
+
+
+# --- a long source in parts: joined without re-encoding, frame-exact ---------------------------
+
+
+def packet_times(path: Path, stream: str) -> list[float]:
+    found = ffprobe("-select_streams", stream, "-show_entries", "packet=pts_time", str(path))["packets"]
+    return sorted(float(packet["pts_time"]) for packet in found)
+
+
+def encode_in_parts(src: Path, probe: Probe, rungs: list[Rung], folder: Path, length: float) -> int:
+    """Every part encoded by a run of its own, in a folder of its own as a worker would, then
+    laid out together as the coordinator lays them out; the number of parts."""
+    starts = [index * length for index in range(int(-(-probe.duration // length)))]
+    folder.mkdir(parents=True)
+    for index, start in enumerate(starts):
+        part = pipeline.Part(start, min(length, probe.duration - start), with_audio=index == 0)
+        own = folder.parent / f"part-{index}"
+        pipeline.transcode(src, probe, rungs, own, part=part)
+        for variant in (path for path in own.iterdir() if path.is_dir()):
+            (folder / variant.name).mkdir(exist_ok=True)
+            variant.rename(folder / variant.name / PART_FOLDER.format(index=index))
+    return len(starts)
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_parts_encoded_apart_join_into_the_whole_frame_exact_without_drift(clip, tmp_path, name):
+    src = clip(name, seconds=10, width=640, height=360, **SOURCES[name])
+    probe = probe_file(src, max_seconds=LONG_ENOUGH)
+    rungs = pipeline.ladder(probe)
+    whole = tmp_path / "whole"
+    pipeline.transcode(src, probe, rungs, whole)
+    parts = tmp_path / "parts" / "hls"
+    count = encode_in_parts(src, probe, rungs, parts, length=4)
+    assert count == 3
+
+    publisher_store: dict[str, bytes] = {}
+    published = PartsPublisher(
+        parts, lambda name, content: publisher_store.__setitem__(name, content.read()),
+        parts=count, master=parts.parent / "part-0" / MASTER,
+    )  # fmt: skip
+    assert published.publish(), "the master names the joined playlists"
+    for name in [f"{rung.label}/{VARIANT_PLAYLIST}" for rung in rungs] + [f"{AUDIO_VARIANT}/{VARIANT_PLAYLIST}"]:
+        (parts / name).write_bytes(publisher_store[name])
+        assert publisher_store[name].decode().rstrip().endswith("#EXT-X-ENDLIST")
+    master = publisher_store[MASTER].decode()
+    assert playlist_uris(master) == [f"{AUDIO_VARIANT}/{VARIANT_PLAYLIST}"] + [f"{r.label}/{VARIANT_PLAYLIST}" for r in rungs]
+    times = [time for time, _ in segment_starts_joined(parts / rungs[0].label, tmp_path)]
+    assert [round(b - a, 3) for a, b in zip(times, times[1:])] == [2.0] * 4, "2 s segments across the joins"
+
+    frames, duration = counted(src)
+    for rung in rungs:
+        joined, reference = tmp_path / f"{rung.label}-parts.mp4", tmp_path / f"{rung.label}-whole.mp4"
+        pipeline.join_rendition(parts, rung, joined, audio=True)
+        pipeline.join_rendition(whole, rung, reference, audio=True)
+        assert_plays_in_browsers(joined, rung, audio=True, duration=probe.duration)
+        joined_frames, joined_duration = counted(joined)
+        assert joined_frames == frames, "no frame lost or doubled at a join"
+        assert joined_duration == pytest.approx(duration, abs=1 / probe.fps)
+        video = packet_times(joined, "v:0")
+        steps = {round(b - a, 4) for a, b in zip(video, video[1:])}
+        assert steps == {round(1 / probe.fps, 4)}, "frames evenly spaced across every join"
+        # Sound against picture as in the encode of the whole: within one frame.
+        lead = packet_times(joined, "a:0")[0] - video[0]
+        assert lead == pytest.approx(packet_times(reference, "a:0")[0] - packet_times(reference, "v:0")[0], abs=1 / probe.fps)
+        audio_joined, audio_whole = packet_times(joined, "a:0"), packet_times(reference, "a:0")
+        assert len(audio_joined) == len(audio_whole), "the sound is one encode, whole"
+
+
+def segment_starts_joined(variant: Path, tmp_path: Path) -> list[tuple[float, bool]]:
+    text = (variant / VARIANT_PLAYLIST).read_text()
+    starts = []
+    init = None
+    for uri in playlist_uris(text):
+        if uri.endswith("init.mp4") or "init_" in uri:
+            init = variant / uri
+            continue
+        joined = tmp_path / "one-segment.mp4"
+        joined.write_bytes(init.read_bytes() + (variant / uri).read_bytes())
+        first = ffprobe("-select_streams", "v:0", "-read_intervals", "%+#1", "-show_entries",
+                        "packet=pts_time,flags", str(joined))["packets"][0]  # fmt: skip
+        starts.append((round(float(first["pts_time"]), 3), first["flags"].startswith("K")))
+    return starts
