@@ -152,6 +152,13 @@ VIDEO_WORKER_CONCURRENCY = env_positive_int("VIDEO_WORKER_CONCURRENCY", 2)
 # 1.5 GB; past the limit the attempt goes back to the queue, the file is not blamed.
 FFMPEG_THREADS = env_positive_int("FFMPEG_THREADS", 2)
 FFMPEG_MAX_MEMORY_BYTES = env_positive_int("FFMPEG_MAX_MEMORY_BYTES", 3 * 1024**3)
+# A source longer than VIDEO_CHUNKED_FROM seconds is transcoded in parts of VIDEO_CHUNK_SECONDS
+# (rounded to whole segments) that any video worker of any dyno takes (docs/PERFORMANCE.md, B12).
+VIDEO_CHUNK_SECONDS = env_positive_int("VIDEO_CHUNK_SECONDS", 60)
+VIDEO_CHUNKED_FROM = env_positive_int("VIDEO_CHUNKED_FROM", 180)
+# A part's worker beats every few seconds while ffmpeg runs; this long without a beat it is taken
+# to be dead (killed, or its dyno gone) and the part is encoded again.
+VIDEO_CHUNK_SILENT_SECONDS = env_positive_int("VIDEO_CHUNK_SILENT_SECONDS", 30)
 
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL

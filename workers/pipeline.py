@@ -120,6 +120,11 @@ class Part:
     with_audio: bool = False
 
 
+def part_length(seconds: float) -> float:
+    """Parts of about `seconds`, in whole segments, so every part starts where a segment does."""
+    return max(KEYFRAME_SECONDS, round(seconds / KEYFRAME_SECONDS) * KEYFRAME_SECONDS)
+
+
 # Where every encode's picture starts: above any encoder delay (x264's B-frames hold back a few
 # frames: at 1 fps, seconds), so no first decode time is negative and shifted to zero, which would
 # move the picture against the sound and one part against the next. The MP4s start at zero again.

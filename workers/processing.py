@@ -16,20 +16,30 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection
 
-from domain.videos import attempts
+from domain.videos import attempts, chunks
 from domain.videos.attempts import ClaimLost
-from domain.videos.models import Claim, Progress, Video
+from domain.videos.hls import (
+    AUDIO_VARIANT,
+    MASTER,
+    PART_FOLDER,
+    VARIANT_PLAYLIST,
+    hls_folder_of,
+)
+from domain.videos.models import Chunk, Claim, Progress, Video
 from workers import ffmpeg, pipeline
+from workers.chunks import PartLost, part_encode, worker_name
 from workers.probe import MediaRejected, OverLimit, Probe, probe_file
-from workers.publisher import HlsPublisher
+from workers.publisher import HlsPublisher, PartsPublisher
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +154,7 @@ def video_process(*, video_id: str) -> None:
         with _HeartbeatThread(claim, on_lost=children.stop), workdir as tmp, children:
             _run(_Attempt(video, claim, Path(tmp)))
         return
-    except (ClaimLost, ffmpeg.Stopped):
+    except (ClaimLost, PartLost, ffmpeg.Stopped):
         log.warning("video %s attempt %s lost its claim; stopping", video_id, claim.attempt)
     except OverLimit as exc:
         log.warning("video %s attempt %s hit a limit: %s", video_id, claim.attempt, exc.__cause__)
@@ -152,6 +162,9 @@ def video_process(*, video_id: str) -> None:
     except MediaRejected as exc:
         log.info("video %s rejected: %s", video_id, exc)
         attempts.video_reject(claim=claim, error=str(exc))
+    except PartsFailed as exc:
+        log.warning("video %s attempt %s: %s", video_id, claim.attempt, exc)
+        attempts.video_fail(claim=claim, error=str(exc))
     except Exception:
         log.exception("processing video %s attempt %s failed", video_id, claim.attempt)
         attempts.video_fail(claim=claim)
@@ -187,6 +200,112 @@ def _transcode(job: _Attempt, src: Path, probe: Probe, rungs: list[pipeline.Rung
         job.beat(Progress.LADDER)
 
 
+# How often the coordinator looks at its parts while others encode them.
+PARTS_POLL_SECONDS = 1.0
+
+
+class PartsFailed(Exception):
+    """A part failed for good: the video fails with the sentence, keeping its original (the
+    failures may have been crashed workers, not the file)."""
+
+
+def _transcode_in_parts(job: _Attempt, src: Path, probe: Probe, rungs: list[pipeline.Rung], made: set[str]) -> None:
+    """A long source's ladder in parts that any video worker takes (domain/videos/chunks.py).
+    This attempt encodes the first part (with the whole sound) itself, so the video plays as
+    soon as it would whole, and then every part nobody else has taken; it gathers the parts
+    others encoded, publishing the HLS as it grows without a gap, and joins the MP4s at the end."""
+    plan = chunks.chunks_plan(
+        claim=job.claim, duration=probe.duration, length=pipeline.part_length(settings.VIDEO_CHUNK_SECONDS)
+    )
+    folder = job.workdir / "hls"
+    folder.mkdir()
+    publisher = PartsPublisher(folder, store=job.store_hls, parts=len(plan), master=job.workdir / "part-0" / MASTER)
+    first = chunks.chunk_take(chunk_id=plan[0].id, worker=worker_name())
+    for chunk in plan[1:]:
+        chunks.chunk_enqueue(chunk=chunk)
+    here: set[int] = set()
+    try:
+        while True:
+            if first is not None:
+                mine, first = first, None
+            else:
+                mine = chunks.chunk_take(claim=job.claim, worker=worker_name())
+            if mine is not None:
+                if _encode_here(job, folder, mine, src, probe, publisher):
+                    here.add(mine.index)
+                continue
+            rows = chunks.chunks_of(claim=job.claim)
+            if not rows:
+                raise ClaimLost(job.video.id)
+            failed = next((row for row in rows if row.state == Chunk.State.FAILED), None)
+            if failed:
+                raise PartsFailed(chunks.chunk_failure_sentence(failed, len(rows)))
+            for row in rows:
+                if row.state == Chunk.State.DONE and row.index not in here:
+                    _fetch_part(job, folder, row, publisher)
+                    here.add(row.index)
+            job.publish(publisher)
+            job.beat(Progress.TRANSCODING + (Progress.LADDER - Progress.TRANSCODING) * sum(r.progress for r in rows) / len(rows))
+            if len(here) == len(rows):
+                break
+            for row in chunks.chunks_recover_silent(claim=job.claim, silent_for=settings.VIDEO_CHUNK_SILENT_SECONDS):
+                chunks.chunk_enqueue(chunk=row)
+            time.sleep(PARTS_POLL_SECONDS)
+        with job.step("join"):
+            job.publish(publisher)
+            for rung in rungs:
+                if rung.label not in made:
+                    dest = job.workdir / f"{rung.label}.mp4"
+                    pipeline.join_rendition(folder, rung, dest, audio=probe.has_audio)
+                    job.store_rendition(rung, dest)
+            job.beat(Progress.LADDER)
+    finally:
+        chunks.chunks_drop(claim=job.claim)
+
+
+def _encode_here(job: _Attempt, folder: Path, chunk: Chunk, src: Path, probe: Probe, publisher: PartsPublisher) -> bool:
+    """Encode a part in this attempt, publishing as it grows; False when it failed (it counts
+    against the part, which goes back for another try)."""
+    own = job.workdir / f"part-{chunk.index}"
+    variants = [rung.label for rung in pipeline.ladder(probe)] + ([AUDIO_VARIANT] if chunk.index == 0 and probe.has_audio else [])
+    for variant in variants:
+        link = folder / variant / PART_FOLDER.format(index=chunk.index)
+        link.parent.mkdir(exist_ok=True)
+        if not link.is_symlink():
+            link.symlink_to(own / variant, target_is_directory=True)
+    started = time.monotonic()
+    try:
+        with job.step(f"part {chunk.index + 1}"):
+            cpu = part_encode(chunk, src, probe, own, on_progress=lambda fraction: job.publish(publisher))
+            job.publish(publisher)
+            if not chunks.chunk_done(chunk=chunk, cpu_seconds=cpu, seconds=time.monotonic() - started):
+                raise ClaimLost(job.video.id)
+        log.info("video %s part %s done by %s (%.1f s CPU)", chunk.video_id, chunk.index + 1, worker_name(), cpu)
+        return True
+    except (ClaimLost, PartLost, ffmpeg.Stopped):
+        raise
+    except Exception as exc:
+        chunks.chunk_fail(chunk=chunk, error=str(exc) if isinstance(exc, MediaRejected) else attempts.PROCESSING_FAILED)
+        shutil.rmtree(own, ignore_errors=True)
+        return False
+
+
+def _fetch_part(job: _Attempt, folder: Path, chunk: Chunk, publisher: PartsPublisher) -> None:
+    """A part another worker encoded, from storage into `folder` (the MP4s are joined from it)."""
+    base = hls_folder_of(chunk.video_id, chunk.token)
+    for variant in [path.name for path in folder.iterdir() if path.is_dir()]:
+        sub = f"{variant}/{PART_FOLDER.format(index=chunk.index)}/"
+        try:
+            _, files = default_storage.listdir(base + sub)
+        except FileNotFoundError:
+            continue
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        for name in sorted(files, key=lambda name: (name == VARIANT_PLAYLIST, name)):
+            with default_storage.open(base + sub + name, "rb") as stored, (folder / sub / name).open("wb") as out:
+                shutil.copyfileobj(stored, out, _COPY_CHUNK)
+            publisher.stored(sub + name)
+
+
 def _run(job: _Attempt) -> None:
     with job.step("download"):
         src = job.download_original()
@@ -208,7 +327,10 @@ def _run(job: _Attempt) -> None:
             job.store_rendition(rung, remuxed)
             made.add(rung.label)
         job.beat(Progress.TRANSCODING)
-    _transcode(job, src, probe, ladder, made)
+    if probe.duration > settings.VIDEO_CHUNKED_FROM:
+        _transcode_in_parts(job, src, probe, ladder, made)
+    else:
+        _transcode(job, src, probe, ladder, made)
     # The ladder names the renditions a video keeps; a remux outside it (a 4K source) served
     # only for instant playback.
     with job.step("finish"):

@@ -112,4 +112,7 @@ class PartsPublisher(HlsPublisher):
                 break
         if parts:
             ended = len(parts) == count and playlist_ended(parts[-1][1])
-            self._publish_playlist(f"{variant.name}/{VARIANT_PLAYLIST}", playlist_join(parts, ended=ended))
+            text = playlist_join(parts, ended=ended)
+            # Kept beside the parts too: the MP4 renditions are joined from it (pipeline.join_rendition).
+            (variant / VARIANT_PLAYLIST).write_text(text)
+            self._publish_playlist(f"{variant.name}/{VARIANT_PLAYLIST}", text)

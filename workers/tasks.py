@@ -9,8 +9,8 @@ from django.conf import settings
 
 from domain.health import schedule
 from workers import canary as canary_mod
+from workers import chunks, processing, selfcheck
 from workers import maintenance as maintenance_mod
-from workers import processing, selfcheck
 
 log = logging.getLogger(__name__)
 
@@ -54,3 +54,10 @@ def maintenance() -> int | None:
 @shared_task(soft_time_limit=settings.VIDEO_JOB_TIME_LIMIT - 60, time_limit=settings.VIDEO_JOB_TIME_LIMIT)
 def video_process_task(video_id: str) -> None:
     processing.video_process(video_id=video_id)
+
+
+# A part of a long source, for whichever video worker takes it first; its coordinator (the task
+# above) retries a part that fails and takes over one whose worker dies.
+@shared_task(soft_time_limit=settings.VIDEO_JOB_TIME_LIMIT - 60, time_limit=settings.VIDEO_JOB_TIME_LIMIT)
+def video_chunk_task(chunk_id: int) -> None:
+    chunks.video_chunk_process(chunk_id=chunk_id)

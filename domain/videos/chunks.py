@@ -16,7 +16,6 @@ workers' next beat stops them; a later attempt's chunks carry its own claim toke
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 from datetime import timedelta
 
@@ -30,22 +29,20 @@ log = logging.getLogger(__name__)
 
 CHUNK_TASK = "workers.tasks.video_chunk_task"
 MAX_CHUNK_FAILURES = 3
-# A running part's worker beats at least every few seconds while ffmpeg reports progress; this
-# long without a beat, the worker is taken to be dead (killed, or its dyno gone).
-CHUNK_SILENT_SECONDS = 30.0
 WORKER_STOPPED = "its worker stopped answering"
 
 
 def chunks_plan(*, claim: Claim, duration: float, length: float) -> list[Chunk]:
-    """The attempt's parts: `length` seconds each from the start, the last one what is left.
-    Parts of earlier attempts go."""
-    count = max(1, math.ceil(duration / length - 1e-6))
+    """The attempt's parts: `length` seconds each from the start, the last one what is left (a
+    remainder under a second joins the part before). Parts of earlier attempts go."""
+    whole, rest = divmod(duration, length)
+    count = max(1, int(whole) + (rest >= 1.0))
     with transaction.atomic():
         Chunk.objects.filter(video_id=claim.video_id).exclude(token=claim.token).delete()
         return Chunk.objects.bulk_create(
             Chunk(
                 video_id=claim.video_id, token=claim.token, attempt=claim.attempt, index=index,
-                start=index * length, length=min(length, duration - index * length),
+                start=index * length, length=length if index < count - 1 else duration - index * length,
             )
             for index in range(count)
         )
@@ -110,7 +107,7 @@ def _count_failure(row: Chunk, error: str) -> None:
     log.warning("video %s chunk %s failed (%s of %s): %s", row.video_id, row.index, row.failures, MAX_CHUNK_FAILURES, error)
 
 
-def chunks_recover_silent(*, claim: Claim, silent_for: float = CHUNK_SILENT_SECONDS) -> list[Chunk]:
+def chunks_recover_silent(*, claim: Claim, silent_for: float) -> list[Chunk]:
     """Running parts of the attempt whose worker has not beaten for `silent_for` seconds count as
     failed; those that go back to pending are returned, to be queued again."""
     since = timezone.now() - timedelta(seconds=silent_for)

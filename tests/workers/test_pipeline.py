@@ -535,8 +535,8 @@ def test_parts_encoded_apart_join_into_the_whole_frame_exact_without_drift(clip,
     )  # fmt: skip
     assert published.publish(), "the master names the joined playlists"
     for name in [f"{rung.label}/{VARIANT_PLAYLIST}" for rung in rungs] + [f"{AUDIO_VARIANT}/{VARIANT_PLAYLIST}"]:
-        (parts / name).write_bytes(publisher_store[name])
         assert publisher_store[name].decode().rstrip().endswith("#EXT-X-ENDLIST")
+        assert (parts / name).read_bytes() == publisher_store[name]
     master = publisher_store[MASTER].decode()
     assert playlist_uris(master) == [f"{AUDIO_VARIANT}/{VARIANT_PLAYLIST}"] + [f"{r.label}/{VARIANT_PLAYLIST}" for r in rungs]
     times = [time for time, _ in segment_starts_joined(parts / rungs[0].label, tmp_path)]
