@@ -678,22 +678,6 @@ def kill_tree(pid: int) -> None:
             pass
 
 
-@pytest.fixture
-def start_worker(processes):
-    """The Procfile's worker; torn down with its whole tree, since its celery nodes run in
-    sessions of their own and would outlive a process-group kill."""
-    started = []
-
-    def start(**env: str):
-        proc = processes("worker", **env)
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        kill_tree(proc.popen.pid)
-
-
 def wait_for(predicate, timeout: float, what: str, proc=None):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
