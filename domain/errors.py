@@ -15,6 +15,7 @@ class Code(enum.StrEnum):
     QUOTA_EXCEEDED = "quota_exceeded"  # past the owner's storage quota
     STORAGE_FULL = "storage_full"  # the media volume has no room
     TOO_MANY = "too_many"  # a per-user limit on things in progress
+    FORBIDDEN = "forbidden"  # the caller sees it but may not do this (a member asking what only coaches may)
     NOT_FOUND = "not_found"
     EXPIRED = "expired"  # it existed, and is gone for good
     CONFLICT = "conflict"  # the request does not match the current state (an offset, a finished upload)

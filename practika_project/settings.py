@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "domain.videos",
     "domain.uploads",
     "domain.health",
+    "domain.spaces",
     "workers",
     "web.pages",
     "web.accounts",
@@ -266,6 +267,7 @@ HEALTH_ALERT_WEBHOOK_URL = env("HEALTH_ALERT_WEBHOOK_URL", default="")
 # Health alerts (and Django's server-error mails) go to ADMINS: comma-separated addresses.
 ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
 SERVER_EMAIL = env("SERVER_EMAIL", default="practika@localhost")
+DEFAULT_FROM_EMAIL = SERVER_EMAIL  # notifications' mails come from the same sender
 # smtp+tls://user:password@host:587 in production; mail is printed to stdout by default.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.5)
@@ -334,7 +336,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "web.api.errors.json_exception_handler",
     # Scoped throttles only (web/security.py): reading is never throttled.
-    "DEFAULT_THROTTLE_RATES": {"uploads": env("UPLOAD_RATE", default="60/hour")},
+    "DEFAULT_THROTTLE_RATES": {
+        "uploads": env("UPLOAD_RATE", default="60/hour"),
+        "comments": env("COMMENT_RATE", default="120/hour"),
+    },
     # Proxies in front of the web that append the client's address to X-Forwarded-For; the client is
     # the address the outermost one appended, whatever the client wrote there itself. None here: the
     # development server is reached directly. Production counts Heroku's router.

@@ -132,5 +132,11 @@ class UploadRateThrottle(UserRateThrottle):
         try:
             return super().allow_request(request, view)
         except Exception:  # the cache is down: an upload matters more than its rate limit
-            log.warning("upload throttle skipped: the cache is unavailable")
+            log.warning("%s throttle skipped: the cache is unavailable", self.scope)
             return True
+
+
+class CommentRateThrottle(UploadRateThrottle):
+    """New comments per user (the "comments" rate), counted and forgiven like uploads."""
+
+    scope = "comments"

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.conf import settings
 
 from domain.health import schedule
+from domain.spaces import notifications
 from workers import canary as canary_mod
 from workers import chunks, processing, selfcheck
 from workers import maintenance as maintenance_mod
@@ -61,3 +62,11 @@ def video_process_task(video_id: str) -> None:
 @shared_task(soft_time_limit=settings.VIDEO_JOB_TIME_LIMIT - 60, time_limit=settings.VIDEO_JOB_TIME_LIMIT)
 def video_chunk_task(chunk_id: int) -> None:
     chunks.video_chunk_process(chunk_id=chunk_id)
+
+
+# SMTP and socket errors are OSErrors: the mail is tried again, and the notification row stays
+# whatever happens to its mail.
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, retry_backoff_max=600, max_retries=8,
+             soft_time_limit=30, time_limit=45)
+def notification_mail_task(notification_id: int) -> bool:
+    return notifications.notification_mail(notification_id=notification_id)

@@ -7,6 +7,7 @@ import re
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
+from domain.spaces.access import video_shared_with, videos_commented_with
 from domain.videos.models import Rendition, Video
 
 NOT_FOUND = "No such video."
@@ -32,10 +33,24 @@ def videos_visible_to(*, user) -> QuerySet[Video]:
 
 
 def video_can_open(*, user, video: Video) -> bool:
-    """Unlisted and public videos open by id; private ones only for their owner and staff."""
+    """Unlisted and public videos open by id; private ones for their owner, staff and the people a
+    space shares them with (domain/spaces/access.py), and, when the video is a comment's video
+    reply, for whoever may open the video that comment is on. The video API, the watch page and
+    the media URLs they sign all ask here."""
+    if _video_can_open_itself(user=user, video=video):
+        return True
+    commented = Video.objects.filter(id__in=videos_commented_with(video_id=video.pk))
+    return any(_video_can_open_itself(user=user, video=v) for v in commented)
+
+
+def _video_can_open_itself(*, user, video: Video) -> bool:
+    # Not through comments: a comment's video reply opens for the readers of the video it is on,
+    # one step only, so two videos replying to each other's comments cannot loop.
     if video.visibility != Video.Visibility.PRIVATE:
         return True
-    return user.is_authenticated and (user.pk == video.owner_id or user.is_staff)
+    if not user.is_authenticated:
+        return False
+    return user.pk == video.owner_id or user.is_staff or video_shared_with(user=user, video_id=video.pk)
 
 
 def video_can_change(*, user, video: Video) -> bool:

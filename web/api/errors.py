@@ -15,6 +15,7 @@ from domain.errors import Code, DomainError
 STATUS = {
     Code.INVALID: 400,
     Code.TOO_MANY: 403,
+    Code.FORBIDDEN: 403,
     Code.NOT_FOUND: 404,
     Code.CONFLICT: 409,
     Code.EXPIRED: 410,
