@@ -4,7 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import obtain_auth_token
 
-from web.api import uploads, videos
+from web.api import comments, exercises, notifications, spaces, uploads, videos
 from web.health import api as health_api
 
 urlpatterns = [
@@ -15,5 +15,16 @@ urlpatterns = [
     path("videos/", videos.video_list_view, name="api-videos"),
     path("videos/<str:video_id>/", videos.video_detail_view, name="api-video"),
     path("videos/<str:video_id>/reprocess/", videos.video_reprocess_view, name="api-video-reprocess"),
+    path("videos/<str:video_id>/comments/", comments.comment_list_view, name="api-video-comments"),
+    path("comments/<int:comment_id>/", comments.comment_detail_view, name="api-comment"),
+    path("spaces/", spaces.space_list_view, name="api-spaces"),
+    path("spaces/join/", spaces.space_join_view, name="api-space-join"),
+    path("spaces/<int:space_id>/", spaces.space_detail_view, name="api-space"),
+    path("spaces/<int:space_id>/members/<str:username>/", spaces.member_view, name="api-space-member"),
+    path("exercises/", exercises.exercise_list_view, name="api-exercises"),
+    path("exercises/<int:exercise_id>/", exercises.exercise_detail_view, name="api-exercise"),
+    path("exercises/<int:exercise_id>/replies/", exercises.reply_list_view, name="api-exercise-replies"),
+    path("notifications/", notifications.notification_list_view, name="api-notifications"),
+    path("notifications/read/", notifications.notification_read_view, name="api-notifications-read"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

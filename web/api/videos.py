@@ -19,7 +19,6 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, PermissionDenied
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.renderers import JSONRenderer
@@ -38,6 +37,7 @@ from domain.videos.selectors import (
 )
 from web.api import list_cache
 from web.api.errors import domain_error_response, json_error
+from web.api.pagination import Pagination
 from web.api.serializers import (
     VideoDetailSerializer,
     VideoSerializer,
@@ -140,11 +140,6 @@ def _over_quota(user, declared: int) -> HttpResponse | None:
     return None
 
 
-class VideoPagination(PageNumberPagination):
-    page_size_query_param = "page_size"
-    max_page_size = 100
-
-
 class VideoListView(APIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
     throttle_classes = [UploadRateThrottle]
@@ -161,12 +156,12 @@ class VideoListView(APIView):
         parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
     )
     def get(self, request):
-        page_size = VideoPagination().get_page_size(request)
+        page_size = Pagination().get_page_size(request)
         body = list_cache.cached_body(request, lambda: self._page(request), page_size=page_size)
         return HttpResponse(body, content_type="application/json")
 
     def _page(self, request) -> bytes:
-        paginator = VideoPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(videos_visible_to(user=request.user), request, view=self)
         data = VideoSerializer(page, many=True, context={"request": request}).data
         return JSONRenderer().render(paginator.get_paginated_response(data).data)
