@@ -37,7 +37,7 @@ TRIGGERS = [
 def create(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    schema_editor.execute(FUNCTION)
+    schema_editor.execute(FUNCTION, params=None)  # its % are PL/pgSQL's, not parameters
     for table, video, person in TRIGGERS:
         schema_editor.execute(
             f"CREATE TRIGGER {table}_video_owned BEFORE INSERT OR UPDATE OF {video}, {person} ON {table} "
