@@ -8,6 +8,7 @@ through the videos' own rules.
 from __future__ import annotations
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from domain.spaces.models import (
@@ -71,7 +72,7 @@ def exercises_visible_to(*, user, space_id: int | None = None) -> QuerySet[Exerc
     return (
         exercises.select_related("space", "created_by", "video__owner")
         .prefetch_related("video__renditions")
-        .annotate(role=Subquery(role), reply_count=Subquery(replies))
+        .annotate(role=Subquery(role), reply_count=Coalesce(Subquery(replies), 0))
         .order_by("-created_at", "-id")
     )
 
