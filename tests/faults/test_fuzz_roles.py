@@ -1,5 +1,6 @@
 """The API fuzzed from its OpenAPI schema as anonymous, owner, other user and staff: no 500, and
-nobody but Alice ever sees a trace of her private video."""
+nobody but Alice ever sees a trace of her private video, also where it is the demonstration of an
+exercise in her space, with her comment on it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
+from domain.spaces import services as spaces
 from domain.videos.models import Video
 
 pytestmark = pytest.mark.slow
@@ -26,30 +28,35 @@ def api_schema(transactional_db, clean_redis):
 def people(django_user_model):
     alice = django_user_model.objects.create_user("alice")
     video = Video.objects.create(owner=alice, title=SECRET_TITLE, visibility="private", status="ready",
-                                 original="videos/x/original.mp4")
+                                 original="videos/x/original.mp4", duration=2.0)
+    space = spaces.space_create(owner=alice, name=SECRET_TITLE)
+    exercise = spaces.exercise_create(space_id=space.pk, author=alice, title=SECRET_TITLE, video_id=video.pk)
+    comment = spaces.comment_create(video=video, author=alice, text=SECRET_TITLE, at=1)
+    ids = {"video_id": video.id, "space_id": space.pk, "exercise_id": exercise.pk, "comment_id": comment.pk}
     headers = {"anonymous": {}}
     for role, user in (("owner", alice), ("other", django_user_model.objects.create_user("bob")),
                        ("staff", django_user_model.objects.create_user("sam", is_staff=True))):
         headers[role] = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
-    return video, headers
+    return video, ids, headers
 
 
 @pytest.mark.parametrize("role", ["anonymous", "owner", "other", "staff"])
 def test_no_role_makes_the_api_answer_500_or_leak(api_schema, people, role):
-    video, headers = people
+    video, ids, headers = people
     failures, seen = [], set()
     for result in api_schema.get_all_operations():
         operation = result.ok()
         strategy = operation.as_strategy()
-        if "{video_id}" in operation.path:
-            strategy = st.one_of(strategy, strategy.map(lambda case: _pin(case, video.id)))
+        pinned = {name: value for name, value in ids.items() if f"{{{name}}}" in operation.path}
+        if pinned:
+            strategy = st.one_of(strategy, strategy.map(lambda case, pinned=pinned: _pin(case, pinned)))
 
         @given(case=strategy)
         @settings(max_examples=6, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         def fuzz(case) -> None:
             response = case.call(headers=headers[role])
-            seen.add((case.method.upper(), case.path, f"/{video.id}/" in case.formatted_path))
+            seen.add((case.method.upper(), case.path, any(f"/{v}/" in case.formatted_path for v in ids.values())))
             where = f"{role} {case.method} {case.formatted_path}"
             assert response.status_code < 500, f"{where}: {response.status_code} {response.text[:300]}"
             if role in ("anonymous", "other"):
@@ -64,12 +71,14 @@ def test_no_role_makes_the_api_answer_500_or_leak(api_schema, people, role):
             failures.append(str(exc)[:800])
     assert failures == []
     for method, path in (("GET", "/core/api/videos/{video_id}/"), ("PATCH", "/core/api/videos/{video_id}/"),
-                         ("DELETE", "/core/api/videos/{video_id}/"), ("POST", "/core/api/videos/{video_id}/reprocess/")):
-        assert (method, path, True) in seen, f"{method} {path} was never aimed at Alice's video"
+                         ("DELETE", "/core/api/videos/{video_id}/"), ("POST", "/core/api/videos/{video_id}/reprocess/"),
+                         ("GET", "/core/api/videos/{video_id}/comments/"), ("GET", "/core/api/spaces/{space_id}/"),
+                         ("GET", "/core/api/exercises/{exercise_id}/"), ("PATCH", "/core/api/comments/{comment_id}/")):
+        assert (method, path, True) in seen, f"{method} {path} was never aimed at Alice's objects"
 
 
-def _pin(case, video_id: str):
-    case.path_parameters = {**(case.path_parameters or {}), "video_id": video_id}
+def _pin(case, pinned: dict):
+    case.path_parameters = {**(case.path_parameters or {}), **pinned}
     return case
 
 

@@ -18,6 +18,21 @@ VIDEO_PATHS = {
     "/core/api/videos/{video_id}/reprocess/": {"post"},
     "/core/api/auth/token/": {"post"},
 }
+PRACTICE_PATHS = {
+    "/core/api/spaces/": {"get", "post"},
+    "/core/api/spaces/{space_id}/": {"get", "delete"},
+    "/core/api/spaces/join/": {"post"},
+    "/core/api/spaces/{space_id}/members/{username}/": {"patch", "delete"},
+    "/core/api/exercises/": {"get", "post"},
+    "/core/api/exercises/{exercise_id}/": {"get", "patch", "delete"},
+    "/core/api/exercises/{exercise_id}/replies/": {"get", "post"},
+    "/core/api/videos/{video_id}/comments/": {"get", "post"},
+    "/core/api/comments/{comment_id}/": {"patch", "delete"},
+    "/core/api/notifications/": {"get"},
+    "/core/api/notifications/read/": {"post"},
+}
+# Where the API's own error shape is asserted on every 4xx the fuzzer provokes.
+JSON_ERROR_PREFIXES = tuple({"/".join(path.split("/")[:4]) for path in [*VIDEO_PATHS, *PRACTICE_PATHS]})
 
 
 @pytest.mark.django_db
@@ -34,11 +49,25 @@ def test_the_schema_describes_the_video_api(client):
     assert set(schema["components"]["schemas"]["Rendition"]["properties"]) == {
         "label", "width", "height", "url", "size_bytes",
     }
+    for path, methods in PRACTICE_PATHS.items():
+        assert methods <= set(schema["paths"][path]), path
+    components = schema["components"]["schemas"]
+    assert set(components["Space"]["properties"]) == {"id", "name", "owner", "role", "members", "invite_url"}
+    assert set(components["Exercise"]["properties"]) >= {
+        "id", "space", "title", "instructions", "video", "created_by", "created_at", "replies", "answered",
+    }
+    assert set(components["Reply"]["properties"]) == {"id", "exercise", "author", "video", "note", "created_at"}
+    assert set(components["Comment"]["properties"]) == {
+        "id", "video", "author", "text", "at", "until", "video_reply", "created_at",
+    }
+    assert set(components["Notification"]["properties"]) == {"id", "kind", "text", "url", "created_at", "read"}
+    assert "PaginatedExerciseList" in components and "PaginatedCommentList" in components
     upload = schema["paths"]["/core/api/videos/"]["post"]["requestBody"]["content"]
     assert set(upload) == {"multipart/form-data"}
     noisy = [m for m in [*GENERATOR_STATS._warn_cache, *GENERATOR_STATS._error_cache]
-             if "videos" in m or "serializers" in m or "auth" in m]
-    assert noisy == [], "the video API's views and serializers generate without warnings"
+             if any(word in m for word in ("videos", "serializers", "auth", "spaces", "exercises", "comments",
+                                           "notifications"))]
+    assert noisy == [], "the API's views and serializers generate without warnings"
 
 
 @pytest.fixture
@@ -84,7 +113,7 @@ def test_no_request_makes_the_api_answer_500(api_schema, token, alice):
             seen.append((case.method, case.path, response.status_code))
             where = f"{case.method} {case.formatted_path}"
             assert response.status_code < 500, f"{where}: {response.text[:500]}"
-            if response.status_code >= 400 and case.path.startswith(("/core/api/videos", "/core/api/auth")):
+            if response.status_code >= 400 and case.path.startswith(JSON_ERROR_PREFIXES):
                 assert isinstance(response.json().get("error"), str), f"{where}: {response.text[:500]}"
 
         try:
@@ -93,7 +122,7 @@ def test_no_request_makes_the_api_answer_500(api_schema, token, alice):
             failures.append(str(exc))
     assert failures == []
     assert {(method, path) for method, path, _ in seen} >= {
-        (method.upper(), path) for path, methods in VIDEO_PATHS.items() for method in methods
-    }, "every video operation was called"
+        (method.upper(), path) for path, methods in {**VIDEO_PATHS, **PRACTICE_PATHS}.items() for method in methods
+    }, "every video and practice operation was called"
 
 
