@@ -7,12 +7,13 @@ import pytest
 from django.conf import settings
 
 from domain.health.schedule import periodic_tasks
+from domain.spaces.notifications import MAIL_TASK
 from domain.videos.services import PROCESS_TASK
 from practika_project.celery import app as celery_app
 from workers.beat import SELF_CHECK_TASK
 from workers.canary import CANARY_TASK
 
-SENT_BY_NAME = {PROCESS_TASK: settings.VIDEO_QUEUE, CANARY_TASK: settings.VIDEO_QUEUE}
+SENT_BY_NAME = {PROCESS_TASK: settings.VIDEO_QUEUE, CANARY_TASK: settings.VIDEO_QUEUE, MAIL_TASK: settings.SHORT_QUEUE}
 
 
 def queue_of(name: str) -> str:

@@ -38,10 +38,6 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def test_the_mail_task_goes_to_the_short_queue(settings):
-    assert celery_app.amqp.router.route({}, MAIL_TASK)["queue"].name == settings.SHORT_QUEUE
-
-
 @pytest.mark.django_db
 def test_a_mail_is_sent_once_and_only_to_people_with_an_address(settings):
     story = practice_story()
