@@ -49,6 +49,8 @@
     review.hidden = phase !== "review";
     $("rec-timer").hidden = phase !== "recording";
     $("rec-close").hidden = phase === "recording" || phase === "review";
+    $("rec-again").hidden = phase !== "done" || !supportedType();
+    box.querySelector(".recorder-stage").hidden = $("rec-settings").hidden = phase === "done";
     const settingsLocked = phase !== "idle";
     [cameraSelect, flip, title, $("rec-visibility")].forEach((el) => { el.disabled = settingsLocked; });
   }
@@ -105,6 +107,8 @@
       return;
     }
     title.value = title.value || defaultTitle();
+    $("rec-after").replaceChildren();
+    $("rec-after").hidden = true;
     show("idle");
     say("Starting the camera…");
     try {
@@ -285,6 +289,7 @@
   buttons.stop.addEventListener("click", stop);
   buttons.confirm.addEventListener("click", confirmTake);
   buttons.discard.addEventListener("click", discard);
+  $("rec-again").addEventListener("click", () => { title.value = defaultTitle(); open(); });
   $("rec-close").addEventListener("click", () => {
     if (take && take.recorder.state === "recording") stop();
     stopCamera();
