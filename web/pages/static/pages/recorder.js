@@ -21,12 +21,7 @@
   const CHUNK_MS = Number(box.dataset.chunkMs);
   const COUNTDOWN = Number(box.dataset.countdown);
   const $ = (id) => document.getElementById(id);
-  const preview = $("rec-preview");
-  const review = $("rec-review");
-  const cameraSelect = $("rec-camera");
-  const flip = $("rec-flip");
-  const title = $("rec-title");
-  const buttons = { start: $("rec-start"), stop: $("rec-stop"), confirm: $("rec-confirm"), discard: $("rec-discard") };
+  let preview, review, cameraSelect, flip, title, buttons; // once the recorder's body is on the page
   let stream = null;
   let facing = "user";
   let take = null; // {recorder, upload, parts, type, began, timer}
@@ -99,6 +94,7 @@
   }
 
   async function open() {
+    if (!buttons) build();
     const type = supportedType();
     box.hidden = false;
     if (!type || !navigator.mediaDevices) {
@@ -283,23 +279,32 @@
     if (!list.childElementCount) $("interrupted").hidden = true;
   }
 
+  function build() {
+    box.append($("recorder-body").content.cloneNode(true));
+    preview = $("rec-preview");
+    review = $("rec-review");
+    cameraSelect = $("rec-camera");
+    flip = $("rec-flip");
+    title = $("rec-title");
+    buttons = { start: $("rec-start"), stop: $("rec-stop"), confirm: $("rec-confirm"), discard: $("rec-discard") };
+    buttons.start.addEventListener("click", record);
+    buttons.stop.addEventListener("click", stop);
+    buttons.confirm.addEventListener("click", confirmTake);
+    buttons.discard.addEventListener("click", discard);
+    $("rec-again").addEventListener("click", () => { title.value = defaultTitle(); open(); });
+    $("rec-close").addEventListener("click", () => {
+      stopCamera();
+      box.hidden = true;
+    });
+    cameraSelect.addEventListener("change", () => openCamera(cameraSelect.value).catch((err) => say(err.message, "failed")));
+    flip.addEventListener("click", () => {
+      facing = facing === "user" ? "environment" : "user";
+      openCamera(null).catch((err) => say("The other camera could not start: " + err.message, "failed"));
+    });
+  }
+
   $("record-row").hidden = false;
   $("record-open").addEventListener("click", open);
-  buttons.start.addEventListener("click", record);
-  buttons.stop.addEventListener("click", stop);
-  buttons.confirm.addEventListener("click", confirmTake);
-  buttons.discard.addEventListener("click", discard);
-  $("rec-again").addEventListener("click", () => { title.value = defaultTitle(); open(); });
-  $("rec-close").addEventListener("click", () => {
-    if (take && take.recorder.state === "recording") stop();
-    stopCamera();
-    box.hidden = true;
-  });
-  cameraSelect.addEventListener("change", () => openCamera(cameraSelect.value).catch((err) => say(err.message, "failed")));
-  flip.addEventListener("click", () => {
-    facing = facing === "user" ? "environment" : "user";
-    openCamera(null).catch((err) => say("The other camera could not start: " + err.message, "failed"));
-  });
   document.querySelectorAll("#interrupted li").forEach((li) => {
     li.addEventListener("click", (e) => {
       const action = e.target.closest("button") && e.target.closest("button").dataset.action;
