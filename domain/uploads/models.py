@@ -15,7 +15,8 @@ def new_upload_key() -> str:
 class UploadQuerySet(models.QuerySet):
     def unfinished(self) -> UploadQuerySet:
         """Uploads a client may still continue: not complete, not idle past their expiry. Their
-        declared length is reserved from the owner's quota."""
+        declared length (while it is deferred, the bytes received so far) is reserved from the
+        owner's quota."""
         cutoff = timezone.now() - timedelta(seconds=settings.UPLOAD_EXPIRY_SECONDS)
         return self.filter(completed_at__isnull=True, updated_at__gt=cutoff)
 
@@ -29,7 +30,9 @@ class Upload(models.Model):
     # Reserved at creation: the bytes go straight to the video's own prefix.
     video_id = models.CharField(max_length=64, unique=True)
     original_name = models.CharField(max_length=500)
-    length = models.BigIntegerField()
+    # None while the length is deferred (tus creation-defer-length: a recording that is still
+    # going); a later PATCH declares it, once.
+    length = models.BigIntegerField(null=True, blank=True)
     offset = models.BigIntegerField(default=0)
     filename = models.CharField(max_length=255)
     title = models.CharField(max_length=200)
@@ -51,7 +54,11 @@ class Upload(models.Model):
         indexes = [models.Index(fields=["updated_at"])]
 
     def __str__(self) -> str:
-        return f"{self.key} ({self.offset}/{self.length})"
+        return f"{self.key} ({self.offset}/{'?' if self.length is None else self.length})"
+
+    @property
+    def length_deferred(self) -> bool:
+        return self.length is None
 
     @property
     def expires_at(self) -> datetime:

@@ -36,6 +36,8 @@ UPLOAD_PAST_LENGTH = "The chunk goes past Upload-Length."
 UPLOAD_CHUNK_TOO_LARGE = "A PATCH may carry at most {limit} bytes (Practika-Upload-Chunk-Max); send smaller chunks."
 UPLOAD_BUSY = "Another request is writing to this upload; retry in a moment."
 UPLOAD_COMPLETE = "This upload is complete; delete the video instead."
+UPLOAD_LENGTH_CHANGED = "Upload-Length was declared already ({length}); it cannot change."
+UPLOAD_LENGTH_SHORT = "Upload-Length is shorter than the bytes this upload has and carries ({received})."
 UPLOAD_TOO_MANY_UNFINISHED = (
     "You have {limit} unfinished uploads; finish or delete one of them before you start another."
 )
@@ -62,20 +64,32 @@ def _visibilities() -> list[str]:
     return [value for value, _ in Video._meta.get_field("visibility").choices]
 
 
-def upload_create(
-    *, owner, length: int, filename: str, title: str = "", description: str = "", visibility: str = "private"
-) -> Upload:
-    if length > settings.MAX_UPLOAD_BYTES:
+def _size_check(size: int) -> None:
+    if size > settings.MAX_UPLOAD_BYTES:
         raise DomainError(Code.TOO_LARGE, UPLOAD_TOO_LARGE.format(limit=filesizeformat(settings.MAX_UPLOAD_BYTES)))
+
+
+def _length_check(length: int) -> None:
+    _size_check(length)
     if length <= 0:
         raise DomainError(Code.INVALID, UPLOAD_EMPTY)
+
+
+def upload_create(
+    *, owner, length: int | None, filename: str, title: str = "", description: str = "", visibility: str = "private"
+) -> Upload:
+    """`length` None defers it (tus creation-defer-length): the bytes of a recording arrive while
+    it is made, and a later PATCH says how many there are. Until then the limits apply to the
+    bytes as they arrive."""
+    if length is not None:
+        _length_check(length)
     if not filename.strip():
         raise DomainError(Code.INVALID, UPLOAD_NO_FILENAME)
     if visibility not in _visibilities():
         raise DomainError(Code.INVALID, UPLOAD_BAD_VISIBILITY.format(choices=", ".join(_visibilities())))
     if Upload.objects.unfinished().filter(owner=owner).count() >= settings.MAX_UNFINISHED_UPLOADS:
         raise DomainError(Code.TOO_MANY, UPLOAD_TOO_MANY_UNFINISHED.format(limit=settings.MAX_UNFINISHED_UPLOADS))
-    video_quota_check(owner=owner, size=length)  # before any byte arrives
+    video_quota_check(owner=owner, size=length or 0)  # before any byte arrives
     title = title.strip() or PurePosixPath(filename.replace("\\", "/")).stem or filename
     title_limit = Video._meta.get_field("title").max_length
     if title_limit and len(title) > title_limit:
@@ -130,11 +144,13 @@ def upload_append(
     content_length: int,
     chunks: Iterable[bytes],
     checksum: Checksum | None = None,
+    length: int | None = None,
 ) -> Upload:
     """Stores the body of one PATCH. `chunks` may end early (a dropped connection): what arrived
     is kept and the offset says so. When the bytes do not match `checksum`, nothing of this PATCH
     counts. On the last byte the pending video is created, and only after every check passed is
-    the upload completed in storage: a refusal leaves it resumable."""
+    the upload completed in storage: a refusal leaves it resumable. `length` declares the length
+    of an upload that deferred it (once; the same value again is harmless)."""
     try:
         with transaction.atomic():
             upload = _lock(owner=owner, key=key)
@@ -144,7 +160,13 @@ def upload_append(
                 raise DomainError(Code.TOO_LARGE, UPLOAD_CHUNK_TOO_LARGE.format(limit=most))
             if offset != upload.offset:
                 raise DomainError(Code.CONFLICT, UPLOAD_OFFSET_MISMATCH.format(offset=upload.offset))
-            if offset + content_length > upload.length:
+            if length is not None:
+                _declare_length(upload, length, received=offset + content_length)
+            if upload.length_deferred:
+                # Limits a declared length meets at creation, met by the bytes as they come.
+                _size_check(offset + content_length)
+                video_quota_check(owner=upload.owner, size=offset + content_length, video_id=upload.video_id)
+            elif offset + content_length > upload.length:
                 raise DomainError(Code.INVALID, UPLOAD_PAST_LENGTH)
             if upload.completed_at is not None:
                 return upload
@@ -160,6 +182,7 @@ def upload_append(
             # Conditional on the offset we started from: where the database has no row locks
             # (SQLite) this still lets only one of two racing PATCHes count.
             claimed = Upload.objects.filter(key=upload.key, offset=offset).update(
+                length=upload.length,
                 offset=upload.offset,
                 s3_parts=upload.s3_parts,
                 updated_at=upload.updated_at,
@@ -180,6 +203,19 @@ def upload_append(
     except UploadGone:  # S3 no longer has the multipart upload (the bucket's lifecycle rule)
         raise DomainError(Code.EXPIRED, UPLOAD_EXPIRED) from None
     return upload
+
+
+def _declare_length(upload: Upload, length: int, *, received: int) -> None:
+    """Upload-Length on a PATCH: fixes a deferred length, checked as a creation checks it."""
+    if not upload.length_deferred:
+        if length != upload.length:
+            raise DomainError(Code.INVALID, UPLOAD_LENGTH_CHANGED.format(length=upload.length))
+        return
+    _length_check(length)
+    if length < received:
+        raise DomainError(Code.INVALID, UPLOAD_LENGTH_SHORT.format(received=received))
+    video_quota_check(owner=upload.owner, size=length, video_id=upload.video_id)
+    upload.length = length
 
 
 def _append_checked(upload: Upload, chunks: Iterable[bytes], checksum: Checksum | None) -> int:

@@ -17,6 +17,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from domain.errors import Code, DomainError
@@ -127,8 +128,9 @@ def video_quota_check(*, owner, size: int, video_id: str | None = None) -> None:
     """Refuse (QUOTA_EXCEEDED) when `size` more bytes would not fit in the owner's quota.
 
     Counted: originals, renditions, and the declared length of every unfinished resumable upload
-    (reserved from its creation, so uploads in progress cannot fill a disk or a bucket), except
-    the one for `video_id`: its room is the `size` asked about."""
+    (reserved from its creation, so uploads in progress cannot fill a disk or a bucket; while its
+    length is deferred, the bytes it has), except the one for `video_id`: its room is the `size`
+    asked about."""
     from domain.uploads.models import (
         Upload,  # uploads build on videos: import late, one direction
     )
@@ -139,7 +141,7 @@ def video_quota_check(*, owner, size: int, video_id: str | None = None) -> None:
     used = (
         (Video.objects.filter(owner=owner).aggregate(n=Sum("size"))["n"] or 0)
         + (Rendition.objects.filter(video__owner=owner).aggregate(n=Sum("size_bytes"))["n"] or 0)
-        + (reserved.aggregate(n=Sum("length"))["n"] or 0)
+        + (reserved.aggregate(n=Sum(Coalesce("length", "offset")))["n"] or 0)
     )
     if used + size > settings.MAX_USER_STORAGE_BYTES:
         quota = settings.MAX_USER_STORAGE_BYTES // 1024**2

@@ -171,3 +171,18 @@ def test_the_refusal_rules_are_tried_in_order(clip):
         probe.judge(probe.Facts(bomb, 60))
     with pytest.raises(MediaRejected, match=probe.STILL_IMAGE):
         probe.judge(probe.Facts({**bomb, "header_duration": 2.0}, 60))
+
+
+def test_a_live_webm_cut_mid_cluster_is_the_video_that_arrived(ffmpeg, tmp_path):
+    """A browser recording whose tab closed: a live WebM (no duration, no cues, as MediaRecorder
+    writes it) that stops in the middle of a block. It claims no length, so it is not truncated:
+    what arrived plays."""
+    whole = tmp_path / "take.webm"
+    run_ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=640x480:rate=30", "-f", "lavfi", "-i", "sine", "-t", "4",
+        "-c:v", "libvpx", "-deadline", "realtime", "-b:v", "1M", "-c:a", "libopus", "-f", "webm", "-live", "1",
+        "-cluster_time_limit", "1000", str(whole),
+    )  # fmt: skip
+    taken = probe_file(cut(whole, 0.6 + 1 / 7919))  # not on a block's boundary
+    assert (taken.format_name, taken.video_codec, taken.audio_codec) == ("matroska", "vp8", "opus")
+    assert 1.5 < taken.duration < 3.5

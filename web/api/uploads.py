@@ -1,4 +1,5 @@
-"""tus 1.0.0 (core, creation, termination, checksum, expiration) at /core/api/uploads/.
+"""tus 1.0.0 (core, creation, creation-defer-length, termination, checksum, expiration) at
+/core/api/uploads/.
 
 DRF's APIView gives these views the API's authentication (session with CSRF, or Token) and JSON
 errors; the body of a PATCH is read here in small blocks and streamed into storage.
@@ -39,7 +40,7 @@ from web.headers import BAD_CONTENT_LENGTH, whole_number
 from web.security import UploadRateThrottle
 
 TUS_VERSION = "1.0.0"
-TUS_EXTENSIONS = "creation,termination,checksum,expiration"
+TUS_EXTENSIONS = "creation,creation-defer-length,termination,checksum,expiration"
 # Clients should send PATCH bodies of this many bytes (with S3 storage: the multipart part size).
 CHUNK_SIZE_HEADER = "Practika-Upload-Chunk-Size"
 CHUNK_MAX_HEADER = "Practika-Upload-Chunk-Max"
@@ -50,6 +51,7 @@ READ_BLOCK = 1024 * 1024
 
 BAD_TUS_VERSION = "This server speaks tus 1.0.0 (Tus-Resumable: 1.0.0)."
 BAD_LENGTH = "Upload-Length must be a whole number of bytes."
+BAD_DEFER_LENGTH = "Send either Upload-Length, or Upload-Defer-Length: 1 to declare the length later."
 BAD_METADATA = "Upload-Metadata is not valid tus metadata."
 BAD_OFFSET = "Upload-Offset must be a whole number of bytes."
 BAD_CONTENT_TYPE = f"PATCH bodies must be {OFFSET_CONTENT_TYPE}."
@@ -140,7 +142,12 @@ class UploadCollection(TusView):
         request=None,
         parameters=[
             _TUS_RESUMABLE,
-            _header("Upload-Length", "Size of the whole file in bytes (at most MAX_UPLOAD_BYTES)."),
+            _header("Upload-Length", "Size of the whole file in bytes (at most MAX_UPLOAD_BYTES).", required=False),
+            _header(
+                "Upload-Defer-Length",
+                "1 instead of Upload-Length: the length comes with a later PATCH (a recording).",
+                required=False,
+            ),
             _header("Upload-Metadata", "tus metadata: filename, title; optional visibility, description."),
         ],
         responses={201: OpenApiResponse(description="Created; Location names the upload."), **{
@@ -148,7 +155,7 @@ class UploadCollection(TusView):
         }},
     )
     def post(self, request):
-        length = _whole_number(request.headers.get("Upload-Length"), BAD_LENGTH)
+        length = _creation_length(request)
         meta = _metadata(request.headers.get("Upload-Metadata", ""))
         upload = upload_create(
             owner=request.user,
@@ -163,12 +170,25 @@ class UploadCollection(TusView):
         return response
 
 
+def _creation_length(request) -> int | None:
+    """The Upload-Length of a creation; None when it is deferred."""
+    deferred = request.headers.get("Upload-Defer-Length")
+    if deferred is None:
+        return _whole_number(request.headers.get("Upload-Length"), BAD_LENGTH)
+    if deferred != "1" or "Upload-Length" in request.headers:
+        raise ParseError(BAD_DEFER_LENGTH)
+    return None
+
+
 class UploadResource(TusView):
     @extend_schema(exclude=True)  # HEAD: tus offset discovery
     def head(self, request, key: str):
         upload = upload_get(owner=request.user, key=key)
         response = _state_headers(HttpResponse(status=200), upload)
-        response["Upload-Length"] = str(upload.length)
+        if upload.length_deferred:
+            response["Upload-Defer-Length"] = "1"
+        else:
+            response["Upload-Length"] = str(upload.length)
         return response
 
     @extend_schema(
@@ -180,6 +200,8 @@ class UploadResource(TusView):
             _TUS_RESUMABLE,
             _header("Upload-Offset", "Where this chunk starts; must equal the server's offset."),
             _header("Upload-Checksum", "Optional '<algorithm> <base64 digest>' of this chunk.", required=False),
+            _header("Upload-Length", "The whole length, once, for an upload created with Upload-Defer-Length.",
+                    required=False),
         ],
         responses={204: OpenApiResponse(description="Stored; Upload-Offset says how far, and on the last "
                                         "byte Practika-Video-Id names the pending video."),
@@ -198,6 +220,7 @@ class UploadResource(TusView):
             content_length=content_length,
             chunks=_body(request, content_length),
             checksum=_checksum(request.headers.get("Upload-Checksum")),
+            length=_optional_length(request.headers.get("Upload-Length")),
         )
         return _state_headers(HttpResponse(status=204), upload)
 
@@ -209,6 +232,10 @@ class UploadResource(TusView):
     def delete(self, request, key: str):
         upload_abandon(owner=request.user, key=key)
         return HttpResponse(status=204)
+
+
+def _optional_length(header: str | None) -> int | None:
+    return None if header is None else _whole_number(header, BAD_LENGTH)
 
 
 def _checksum(header: str | None) -> Checksum | None:

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from domain.uploads.selectors import uploads_interrupted_recordings
 from domain.uploads.stores import chunk_bytes
 from domain.videos import selectors
 from domain.videos.models import Video
@@ -85,6 +86,8 @@ def upload_view(request):
             "max_bytes": settings.MAX_UPLOAD_BYTES,
             "chunk_bytes": chunk_bytes(),
             "visibilities": Video.Visibility.choices,
+            "interrupted": uploads_interrupted_recordings(owner=request.user),
+            "expiry_hours": settings.UPLOAD_EXPIRY_SECONDS // 3600,
         },
     )
 

@@ -21,6 +21,8 @@ from domain.uploads.models import Upload
 from domain.uploads.services import (
     CHECKSUM_MISMATCH,
     UPLOAD_COMPLETE,
+    UPLOAD_LENGTH_CHANGED,
+    UPLOAD_LENGTH_SHORT,
     UPLOAD_OFFSET_MISMATCH,
     Checksum,
     upload_abandon,
@@ -44,13 +46,21 @@ def clip_bytes() -> bytes:
     return os.urandom(300 * 1024 + 123)
 
 
-def begin(owner, length: int, filename: str = "scales.mp4") -> Upload:
+def begin(owner, length: int | None, filename: str = "scales.mp4") -> Upload:
     return upload_create(owner=owner, length=length, filename=filename, title="Scales")
 
 
-def append(upload: Upload, offset: int, data: bytes, checksum: Checksum | None = None) -> Upload:
+def append(
+    upload: Upload, offset: int, data: bytes, checksum: Checksum | None = None, length: int | None = None
+) -> Upload:
     return upload_append(
-        owner=upload.owner, key=upload.key, offset=offset, content_length=len(data), chunks=[data], checksum=checksum
+        owner=upload.owner,
+        key=upload.key,
+        offset=offset,
+        content_length=len(data),
+        chunks=[data],
+        checksum=checksum,
+        length=length,
     )
 
 
@@ -182,3 +192,76 @@ def test_one_upload_that_cannot_be_removed_does_not_stop_the_sweep(alice, clip_b
     assert list(Upload.objects.values_list("filename", flat=True)) == ["stuck.mp4"]
     assert not on_disk(idle).exists()
     assert any(stuck.key in record.getMessage() for record in caplog.records if record.levelname == "ERROR")
+
+
+def refusal(call) -> DomainError:
+    with pytest.raises(DomainError) as refused:
+        call()
+    return refused.value
+
+
+def test_a_deferred_length_is_declared_by_a_later_patch_once(alice, clip_bytes):
+    """A recording: its bytes arrive while it is made, its length when it stops."""
+    upload = begin(alice, None, "take.webm")
+    assert upload.length_deferred
+    append(upload, 0, clip_bytes[:1000])
+    append(upload, 1000, clip_bytes[1000:5000])
+    assert Upload.objects.get().length is None and not Video.objects.exists()
+
+    short = refusal(lambda: append(upload, 5000, b"", length=4999))
+    assert (short.code, str(short)) == (Code.INVALID, UPLOAD_LENGTH_SHORT.format(received=5000))
+    # Declared with more to come: it holds, and a different one later is refused.
+    append(upload, 5000, clip_bytes[5000:6000], length=len(clip_bytes))
+    assert Upload.objects.get().length == len(clip_bytes)
+    changed = refusal(lambda: append(upload, 6000, clip_bytes[6000:], length=len(clip_bytes) + 1))
+    assert (changed.code, str(changed)) == (Code.INVALID, UPLOAD_LENGTH_CHANGED.format(length=len(clip_bytes)))
+    append(upload, 6000, clip_bytes[6000:], length=len(clip_bytes))  # the same again is harmless
+
+    video = Video.objects.get(id=upload.video_id)
+    assert (video.size, video.original_filename) == (len(clip_bytes), "take.webm")
+    assert on_disk(upload).read_bytes() == clip_bytes
+
+
+def test_an_empty_patch_declaring_the_bytes_received_finishes_a_deferred_upload(alice, clip_bytes):
+    """How an interrupted recording is finished as a video: the length is what arrived."""
+    upload = begin(alice, None, "take.webm")
+    append(upload, 0, clip_bytes[:7000])
+    empty = refusal(lambda: append(begin(alice, None), 0, b"", length=0))
+    assert empty.code == Code.INVALID
+    done = append(upload, 7000, b"", length=7000)
+    assert done.completed_at is not None
+    assert Video.objects.get(id=upload.video_id).size == 7000
+    assert on_disk(upload).read_bytes() == clip_bytes[:7000]
+
+
+def test_the_upload_limit_applies_to_a_deferred_upload_as_its_bytes_arrive(alice, clip_bytes, settings):
+    settings.MAX_UPLOAD_BYTES = 3000
+    upload = begin(alice, None)
+    append(upload, 0, clip_bytes[:2000])
+    assert refusal(lambda: append(upload, 2000, clip_bytes[2000:3001])).code == Code.TOO_LARGE
+    assert refusal(lambda: append(upload, 2000, b"", length=3001)).code == Code.TOO_LARGE
+    assert Upload.objects.get().offset == 2000
+    append(upload, 2000, clip_bytes[2000:3000], length=3000)
+    assert Video.objects.get().size == 3000
+
+
+def test_the_quota_counts_what_a_deferred_upload_received_and_refuses_more(alice, clip_bytes, settings):
+    settings.MAX_USER_STORAGE_BYTES = 5000
+    recording = begin(alice, None)
+    append(recording, 0, clip_bytes[:3000])
+    # Another upload finds the recording's bytes reserved.
+    assert refusal(lambda: begin(alice, 2001)).code == Code.QUOTA_EXCEEDED
+    other = begin(alice, 2000)
+    # Both hold 5000 bytes now: the recording cannot grow, nor declare more than it has.
+    assert refusal(lambda: append(recording, 3000, clip_bytes[3000:3001])).code == Code.QUOTA_EXCEEDED
+    assert refusal(lambda: append(recording, 3000, b"", length=3001)).code == Code.QUOTA_EXCEEDED
+    upload_abandon(owner=alice, key=other.key)
+    append(recording, 3000, clip_bytes[3000:5000], length=5000)
+    assert Video.objects.get().size == 5000
+
+
+def test_an_unfinished_deferred_upload_is_swept_like_any_other(alice, clip_bytes):
+    upload = begin(alice, None)
+    append(upload, 0, clip_bytes[:1000])
+    assert uploads_expire(now=timezone.now() + timedelta(hours=25)) == 1
+    assert not Upload.objects.exists() and not on_disk(upload).exists()

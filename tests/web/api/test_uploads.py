@@ -31,10 +31,12 @@ from domain.uploads.models import Upload
 from domain.uploads.services import (
     CHECKSUM_MISMATCH,
     UPLOAD_CHUNK_TOO_LARGE,
+    UPLOAD_LENGTH_CHANGED,
 )
 from domain.videos.models import Video
 from tests.conftest import free_port, need, wait_http
 from web.api.uploads import (
+    BAD_DEFER_LENGTH,
     BAD_LENGTH,
     BAD_OFFSET,
     CHUNK_MAX_HEADER,
@@ -121,7 +123,9 @@ def test_options_tells_clients_what_the_server_supports(uploads_url, settings):
     assert response.status_code == 204
     assert response.headers["Tus-Resumable"] == "1.0.0"
     assert response.headers["Tus-Version"] == "1.0.0"
-    assert set(response.headers["Tus-Extension"].split(",")) >= {"creation", "termination", "checksum", "expiration"}
+    assert set(response.headers["Tus-Extension"].split(",")) >= {
+        "creation", "creation-defer-length", "termination", "checksum", "expiration"
+    }
     assert response.headers["Tus-Max-Size"] == str(settings.MAX_UPLOAD_BYTES)
     assert "sha1" in response.headers["Tus-Checksum-Algorithm"].split(",")
     assert int(response.headers[CHUNK_SIZE_HEADER]) == settings.UPLOAD_CHUNK_BYTES
@@ -347,25 +351,112 @@ def tus_js() -> Path:
     return TUS_JS_DIR
 
 
-def test_tus_js_client_uploads_in_chunks(tus_js, uploads_url, alice, clip_bytes, settings, tmp_path):
-    settings.UPLOAD_CHUNK_BYTES = 64 * 1024
-    source = tmp_path / "arpeggio.webm"
-    source.write_bytes(clip_bytes)
+def tus_js_upload(tus_js: Path, uploads_url: str, user, source: Path, title: str, *mode: str) -> dict:
     result = subprocess.run(
-        ["node", "upload.mjs", uploads_url, token_headers(alice)["Authorization"], str(source), "Arpeggios"],
+        ["node", "upload.mjs", uploads_url, token_headers(user)["Authorization"], str(source), title, *mode],
         cwd=tus_js,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_tus_js_client_uploads_in_chunks(tus_js, uploads_url, alice, clip_bytes, settings, tmp_path):
+    settings.UPLOAD_CHUNK_BYTES = 64 * 1024
+    source = tmp_path / "arpeggio.webm"
+    source.write_bytes(clip_bytes)
+    report = tus_js_upload(tus_js, uploads_url, alice, source, "Arpeggios")
     assert report["chunkSize"] == 64 * 1024
     assert report["patches"] == -(-len(clip_bytes) // (64 * 1024))
     video = Video.objects.get(id=report["videoId"])
     assert (video.title, video.original_filename, video.size) == ("Arpeggios", "arpeggio.webm", len(clip_bytes))
     assert stored_original(report["url"]).read_bytes() == clip_bytes
 
+
+def test_tus_js_client_streams_an_upload_whose_length_it_learns_at_the_end(
+    tus_js, uploads_url, alice, clip_bytes, settings, tmp_path
+):
+    settings.UPLOAD_CHUNK_BYTES = 64 * 1024
+    source = tmp_path / "take.webm"
+    source.write_bytes(clip_bytes)
+    report = tus_js_upload(tus_js, uploads_url, alice, source, "A take", "deferred")
+    creation, *patches = report["lengths"]
+    assert creation == ["POST", None, "1"], "created with Upload-Defer-Length: 1"
+    assert [length for _, length, _ in patches[:-1]] == [None] * (len(patches) - 1)
+    assert patches[-1] == ["PATCH", str(len(clip_bytes)), None], "the length came with the last PATCH"
+    video = Video.objects.get(id=report["videoId"])
+    assert (video.title, video.original_filename, video.size) == ("A take", "take.webm", len(clip_bytes))
+    assert stored_original(report["url"]).read_bytes() == clip_bytes
+
+
+def create_deferred(uploads_url: str, user, **headers: str) -> requests.Response:
+    return requests.post(uploads_url, headers={
+        **token_headers(user), "Upload-Defer-Length": "1", "Upload-Metadata": metadata(filename="take.webm"), **headers
+    })
+
+
+def test_a_deferred_upload_answers_defer_length_until_a_patch_declares_it(uploads_url, alice, clip_bytes):
+    url = absolute(uploads_url, create_deferred(uploads_url, alice))
+    assert patch(url, alice, 0, clip_bytes[:1000]).status_code == 204
+    head = requests.head(url, headers=token_headers(alice))
+    assert (head.headers["Upload-Offset"], head.headers["Upload-Defer-Length"]) == ("1000", "1")
+    assert "Upload-Length" not in head.headers
+
+    declared = patch(url, alice, 1000, clip_bytes[1000:2000], **{"Upload-Length": str(len(clip_bytes))})
+    assert declared.status_code == 204
+    head = requests.head(url, headers=token_headers(alice))
+    assert head.headers["Upload-Length"] == str(len(clip_bytes))
+    assert "Upload-Defer-Length" not in head.headers
+
+    changed = patch(url, alice, 2000, clip_bytes[2000:], **{"Upload-Length": str(len(clip_bytes) - 1)})
+    assert (changed.status_code, changed.json()) == (400, {"error": UPLOAD_LENGTH_CHANGED.format(length=len(clip_bytes))})
+    done = patch(url, alice, 2000, clip_bytes[2000:])
+    assert done.status_code == 204
+    assert Video.objects.get(id=done.headers[VIDEO_ID_HEADER]).size == len(clip_bytes)
+    assert stored_original(url).read_bytes() == clip_bytes
+
+
+def test_an_interrupted_deferred_upload_is_finished_with_the_bytes_that_arrived(uploads_url, alice, clip_bytes):
+    """A recording whose tab closed mid-PATCH: the server keeps what arrived, and an empty PATCH
+    declaring that many bytes makes it a video."""
+    url = absolute(uploads_url, create_deferred(uploads_url, alice))
+    assert patch(url, alice, 0, clip_bytes[:50_000]).status_code == 204
+    cut_patch(url, alice, 50_000, 100_000, clip_bytes[50_000:80_000])
+    for _ in range(100):
+        if server_offset(url, alice) == 80_000:
+            break
+        time.sleep(0.1)
+    assert server_offset(url, alice) == 80_000
+    done = patch(url, alice, 80_000, b"", **{"Upload-Length": "80000"})
+    assert done.status_code == 204
+    assert Video.objects.get(id=done.headers[VIDEO_ID_HEADER]).size == 80_000
+    assert stored_original(url).read_bytes() == clip_bytes[:80_000]
+
+
+def test_a_deferred_upload_meets_the_upload_limit_as_its_bytes_arrive(uploads_url, alice, clip_bytes, settings):
+    settings.MAX_UPLOAD_BYTES = 2000
+    url = absolute(uploads_url, create_deferred(uploads_url, alice))
+    assert patch(url, alice, 0, clip_bytes[:1500]).status_code == 204
+    over = patch(url, alice, 1500, clip_bytes[1500:2001])
+    assert over.status_code == 413 and "upload limit" in over.json()["error"]
+    assert patch(url, alice, 1500, b"", **{"Upload-Length": "2001"}).status_code == 413
+    assert server_offset(url, alice) == 1500
+    # Deleting it (tus termination) is how the page discards a take.
+    assert requests.delete(url, headers=token_headers(alice)).status_code == 204
+    assert not Upload.objects.exists()
+
+
+@pytest.mark.parametrize("headers", [
+    {"Upload-Defer-Length": "0"},
+    {"Upload-Defer-Length": "yes"},
+    {"Upload-Defer-Length": "1", "Upload-Length": "10"},
+])
+def test_a_creation_must_defer_its_length_with_1_and_only_then(uploads_url, alice, headers):
+    response = create_deferred(uploads_url, alice, **headers)
+    assert (response.status_code, response.json()) == (400, {"error": BAD_DEFER_LENGTH})
+    assert not Upload.objects.exists()
 
 
 def cut_patch(url: str, user, offset: int, promised: int, body: bytes) -> None:

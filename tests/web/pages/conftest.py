@@ -39,14 +39,16 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
-def chromium():
+def chromium(request):
     """Per test: while Playwright's sync API runs, this thread counts as async to Django, which
-    would break every ORM-using test that came after a session-long browser."""
+    would break every ORM-using test that came after a session-long browser. A test module may
+    add arguments of its own (CHROMIUM_EXTRA_ARGS), such as a fake camera."""
     need(f"Chromium at {CHROMIUM}", Path(CHROMIUM).exists())
     from playwright.sync_api import sync_playwright
 
+    args = [*CHROMIUM_ARGS, *getattr(request.module, "CHROMIUM_EXTRA_ARGS", [])]
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         yield browser
         browser.close()
 

@@ -240,3 +240,23 @@ def test_delete_asks_first_then_removes(client, alice):
 
 def test_durations_read_like_a_clock():
     assert [duration(v) for v in (None, 4.6, 83.4, 3723)] == ["", "0:05", "1:23", "1:02:03"]
+
+
+def test_the_upload_page_lists_the_users_interrupted_recordings_to_finish(client, alice, bob):
+    from domain.uploads.services import upload_append, upload_create
+
+    cut = upload_create(owner=alice, length=None, filename="take.webm", title="Scales <b>cut</b>")
+    upload_append(owner=alice, key=cut.key, offset=0, content_length=3, chunks=[b"abc"])
+    empty = upload_create(owner=alice, length=None, filename="take.webm", title="Nothing arrived")
+    upload_create(owner=bob, length=None, filename="take.webm", title="Bob's take")
+    client.force_login(alice)
+    page = client.get("/videos/upload/").content.decode()
+
+    assert "Interrupted recordings" in page and "Bob&#x27;s take" not in page
+    assert f'data-url="/core/api/uploads/{cut.key}"' in page and "Scales &lt;b&gt;cut&lt;/b&gt;" in page
+    assert page.count("Finish as video") == 1, "a take with no bytes can only be deleted"
+    assert f'data-url="/core/api/uploads/{empty.key}"' in page
+    client.force_login(bob)
+    assert "Bob&#x27;s take" in client.get("/videos/upload/").content.decode()
+    client.force_login(User.objects.create_user("carol"))
+    assert re.search(r'<section id="interrupted"[^>]* hidden>', client.get("/videos/upload/").content.decode())

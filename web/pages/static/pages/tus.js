@@ -1,9 +1,14 @@
-/* A small tus 1.0.0 client (core + creation + termination), written for Practika's pages.
+/* A small tus 1.0.0 client (core + creation + creation-defer-length + termination), written for
+ * Practika's pages.
  *
  * POST creates the upload with Upload-Length and base64 Upload-Metadata; PATCH sends chunks with
  * Upload-Offset (XMLHttpRequest, for upload progress events); HEAD finds the server's offset
  * after an error or a reload. The upload's URL is remembered in localStorage under a fingerprint
  * of the file (name, size, mtime), so choosing the same file after a reload continues it.
+ *
+ * With uploadLengthDeferred the file grows while it uploads (a recording): append() adds bytes,
+ * end() says there are no more, and the PATCH that carries the last of them, or an empty one,
+ * declares Upload-Length. Such an upload is not remembered here: the server lists it.
  */
 (function () {
   "use strict";
@@ -17,6 +22,8 @@
   // A PATCH on a fast link aims at this long: fewer requests, yet far inside the 30 s a request
   // may take behind Heroku's router, even if the link slows down fivefold.
   const PATCH_TARGET_MS = 5000;
+  // A growing upload with nothing to send looks again this often, unless append() wakes it first.
+  const IDLE_MS = 1000;
 
   function fingerprint(file) {
     return PREFIX + [file.name, file.size, file.lastModified].join("|");
@@ -69,6 +76,10 @@
   class Upload {
     constructor(file, options) {
       this.file = file;
+      this.name = file.name;
+      this.deferred = Boolean(options.uploadLengthDeferred);
+      this.ended = !this.deferred;
+      this.lengthKnown = !this.deferred;
       this.endpoint = options.endpoint;
       this.metadata = options.metadata || {};
       this.csrfToken = options.csrfToken || (() => "");
@@ -77,7 +88,7 @@
       this.chunkSize = this.chunkBase;
       this.on = options.on || {};
       this.key = fingerprint(file);
-      const previous = JSON.parse(localStorage.getItem(this.key) || "null");
+      const previous = this.deferred ? null : JSON.parse(localStorage.getItem(this.key) || "null");
       this.url = previous && previous.url;
       this.offset = 0;
       this.videoId = null;
@@ -103,19 +114,32 @@
       this.videoId = xhr.getResponseHeader(VIDEO_ID_HEADER) || this.videoId;
     }
 
+    /* More bytes of a growing (deferred-length) upload. */
+    append(blob) {
+      this.file = new Blob([this.file, blob], { type: this.file.type });
+      if (this.wake) this.wake();
+    }
+
+    /* No more bytes will come: the server is told the length. */
+    end() {
+      this.ended = true;
+      if (this.wake) this.wake();
+    }
+
     remember() {
+      if (this.deferred) return;
       localStorage.setItem(this.key, JSON.stringify({
-        url: this.url, name: this.file.name, size: this.file.size, metadata: this.metadata, at: Date.now(),
+        url: this.url, name: this.name, size: this.file.size, metadata: this.metadata, at: Date.now(),
       }));
     }
 
     forget() { localStorage.removeItem(this.key); }
 
     async create() {
-      const xhr = await request("POST", this.endpoint, this.headers({
-        "Upload-Length": String(this.file.size),
-        "Upload-Metadata": encodeMetadata(Object.assign({ filename: this.file.name }, this.metadata)),
-      }), undefined, null, (x) => { this.xhr = x; });
+      const length = this.deferred ? { "Upload-Defer-Length": "1" } : { "Upload-Length": String(this.file.size) };
+      const xhr = await request("POST", this.endpoint, this.headers(Object.assign(length, {
+        "Upload-Metadata": encodeMetadata(Object.assign({ filename: this.name }, this.metadata)),
+      })), undefined, null, (x) => { this.xhr = x; });
       if (xhr.status !== 201) throw errorFrom(xhr);
       this.url = new URL(xhr.getResponseHeader("Location"), location.href).href;
       this.offset = 0;
@@ -129,6 +153,7 @@
       if (xhr.status === 404 || xhr.status === 410 || xhr.status === 403) return false;
       if (xhr.status < 200 || xhr.status >= 300) throw errorFrom(xhr);
       this.offset = parseInt(xhr.getResponseHeader("Upload-Offset"), 10) || 0;
+      this.lengthKnown = this.lengthKnown || xhr.getResponseHeader("Upload-Length") !== null;
       this.learn(xhr);
       return true;
     }
@@ -144,9 +169,12 @@
       const end = Math.min(this.offset + this.chunkSize, this.file.size);
       const start = this.offset;
       const began = Date.now();
+      const declares = !this.lengthKnown && this.ended && end === this.file.size;
+      const headers = { "Upload-Offset": String(start), "Content-Type": "application/offset+octet-stream" };
+      if (declares) headers["Upload-Length"] = String(this.file.size);
       const xhr = await request(
         "PATCH", this.url,
-        this.headers({ "Upload-Offset": String(start), "Content-Type": "application/offset+octet-stream" }),
+        this.headers(headers),
         this.file.slice(start, end),
         (loaded) => this.emit("progress", { sent: start + loaded, total: this.file.size }),
         (x) => { this.xhr = x; },
@@ -154,6 +182,7 @@
       if (xhr.status === 409) return false; // the offsets disagree: HEAD tells the truth
       if (xhr.status < 200 || xhr.status >= 300) throw errorFrom(xhr);
       this.offset = parseInt(xhr.getResponseHeader("Upload-Offset"), 10);
+      this.lengthKnown = this.lengthKnown || declares;
       this.learn(xhr);
       this.tune(this.offset - start, Date.now() - began);
       this.emit("progress", { sent: this.offset, total: this.file.size });
@@ -174,14 +203,16 @@
           if (needSync && !(await this.sync())) { this.forget(); this.url = null; }
           needSync = false;
           if (!this.url) await this.create();
-          if (this.offset >= this.file.size && !this.videoId) await this.sync();
+          const sent = this.offset >= this.file.size;
+          if (sent && this.lengthKnown && !this.videoId) await this.sync();
           if (!alive()) return;
-          if (this.offset >= this.file.size) {
+          if (sent && this.lengthKnown) {
             this.running = false;
             this.forget();
             this.emit("success", { videoId: this.videoId });
             return;
           }
+          if (sent && !this.ended) { await this.wait(IDLE_MS); continue; }
           if (!(await this.patch())) needSync = true;
           attempt = 0;
         } catch (err) {
