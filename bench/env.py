@@ -177,8 +177,8 @@ class Stack:
             DJANGO_SETTINGS_MODULE="bench.baseline.settings", BENCH_UPLOAD_DIR=str(raw), **env,
         )
 
-    def worker(self) -> Proc:
-        proc = self.start("worker")
+    def worker(self, **env: str) -> Proc:
+        proc = self.start("worker", **env)
         proc.wait_for("ready.", count=2)
         return proc
 
