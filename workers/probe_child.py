@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 
 import av
 
@@ -55,6 +56,12 @@ def facts(path: str) -> dict:
         except (av.FFmpegError, StopIteration):
             return found
     found.update(_scan(av.open(path, options=options)))
+    # The average is frames over duration: a file joined from clips, or with a gap, averages a
+    # little under its real rate, and converting to that would drop a frame every few seconds.
+    # Near the average, the frames' most common duration says the rate.
+    typical = found.pop("typical_fps")
+    if typical and abs(typical - found["fps"]) < found["fps"] / 50:
+        found["fps"] = typical
     return found
 
 
@@ -69,6 +76,7 @@ def _scan(container) -> dict:
         video = _pictures(container)[0]
         ends: dict[int, int] = {}  # stream index -> latest pts + duration, in its time base
         video_packets, error = 0, False
+        durations: Counter[int] = Counter()
         try:
             for packet in container.demux():
                 stamp = packet.pts if packet.pts is not None else packet.dts
@@ -77,12 +85,16 @@ def _scan(container) -> dict:
                 index = packet.stream.index
                 ends[index] = max(ends.get(index, stamp), stamp + (packet.duration or 0))
                 video_packets += index == video.index
+                if index == video.index and packet.duration:
+                    durations[packet.duration] += 1
         except av.FFmpegError:
             error = True
         start = (container.start_time or 0) / 1_000_000
         stream_ends = (float(ends[s.index] * s.time_base) for s in container.streams if s.index in ends)
         end = max(stream_ends, default=start)
-    return {"scanned_duration": end - start, "video_packets": video_packets, "demux_error": error}
+    common = durations.most_common(1)
+    typical = round(1 / float(common[0][0] * video.time_base), 3) if common else None
+    return {"scanned_duration": end - start, "video_packets": video_packets, "demux_error": error, "typical_fps": typical}
 
 
 if __name__ == "__main__":
