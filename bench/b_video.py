@@ -250,8 +250,18 @@ def b11(stack: Stack, src: Path, *, ready: float, practika_720p: Path | None, cp
     ]
 
 
+def _alone(stack: Stack) -> None:
+    """No video and no job of an earlier measurement left: a worker stopped mid-job gives its job
+    back to the queue, and its parts' tasks wait there, which the next worker would take first."""
+    from domain.videos.models import Video
+
+    Video.objects.all().delete()
+    stack.flush_redis()
+
+
 def _first_hls(stack: Stack, src: Path, token: str) -> Timeline:
     """A fresh worker, one upload, followed until first playable by HLS (or not in time)."""
+    _alone(stack)
     web, worker = stack.web(), stack.worker()
     try:
         return process(web, worker, src, token, until_ready=False)[1]
@@ -288,6 +298,7 @@ def _worked(stack: Stack, src: Path, token: str, nodes: int, **env: str) -> dict
     (when each started and ended) and the CPU-seconds of every worker until ready."""
     from domain.videos.models import JobStep
 
+    _alone(stack)
     web = stack.web()
     workers = [stack.worker(**env) for _ in range(nodes)]
     trees = lambda: cpu_seconds(set().union(*(process_tree(w.popen.pid) for w in workers)))  # noqa: E731
