@@ -28,6 +28,7 @@ from domain.videos import attempts, chunks
 from domain.videos.attempts import ClaimLost
 from domain.videos.hls import PART_FOLDER, VARIANT_PLAYLIST, hls_folder_of
 from domain.videos.models import Chunk, Claim, Video
+from domain.videos.storyboard import Grid, storyboard_interval, thumb_size
 from workers import ffmpeg, pipeline
 from workers.probe import MediaRejected, Probe, probe_file
 
@@ -60,9 +61,18 @@ def part_encode(
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     part = pipeline.Part(chunk.start, chunk.length, with_audio=chunk.index == 0)
-    pipeline.transcode(src, probe, pipeline.ladder(probe), own, on_progress=beat, part=part)
+    grid = part_grid(chunk, probe)
+    pipeline.transcode(src, probe, pipeline.ladder(probe), own, on_progress=beat, part=part, storyboard=grid)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def part_grid(chunk: Chunk, probe: Probe) -> Grid:
+    """The part's storyboard thumbnails, on the grid every part of the video shares (the parts
+    before the last are all as long as the first)."""
+    regular = chunk.start / chunk.index if chunk.index else chunk.length
+    interval = storyboard_interval(probe.duration, part_length=regular)
+    return Grid(chunk.start, chunk.length, interval, *thumb_size(probe.width, probe.height))
 
 
 def part_files(own: Path, index: int) -> list[tuple[str, Path]]:

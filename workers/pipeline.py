@@ -24,6 +24,7 @@ from domain.videos.hls import (
     playlist_init_segments,
     playlist_uris,
 )
+from domain.videos.storyboard import COLUMNS, SHEET, STORYBOARD_FOLDER, Grid
 from workers import ffmpeg
 from workers.probe import OVER_LIMIT, UNDECODABLE, MediaRejected, OverLimit, Probe
 
@@ -139,6 +140,7 @@ def transcode(
     on_progress: Callable[[float], None] | None = None,
     *,
     part: Part | None = None,
+    storyboard: Grid | None = None,
 ) -> None:
     """Every rung as HLS (H.264 High fMP4 segments, AAC once in an audio group) that grows in
     `folder` as ffmpeg works, from one run and a single decode.
@@ -153,15 +155,21 @@ def transcode(
 
     With `part`, only that span of the source's picture is encoded (and its audio whole if the
     part says so), on the source's timeline (see Part); hls.playlist_join joins the parts.
+    With `storyboard`, the same decoded picture also makes the span's thumbnail sheets in
+    `folder/STORYBOARD_FOLDER` (domain/videos/storyboard.py).
     """
     if not rungs:
         raise ValueError("transcode needs at least one rung")
     fps = min(MAX_FPS, max(1.0, probe.fps))
     gop = max(1, round(fps * KEYFRAME_SECONDS))
-    graph = f"[{VIDEO}]{DEINTERLACE},fps={fps:.6f},split={len(rungs)}"
-    graph += "".join(f"[s{i}]" for i in range(len(rungs)))
+    branches = len(rungs) + (storyboard is not None)
+    graph = f"[{VIDEO}]{DEINTERLACE},fps={fps:.6f},split={branches}"
+    graph += "".join(f"[s{i}]" for i in range(branches))
     for i, rung in enumerate(rungs):
         graph += f";[s{i}]scale={rung.width}:{rung.height},setsar=1,format=yuv420p[v{i}]"
+    if storyboard:
+        graph += (f";[s{len(rungs)}]fps=1/{storyboard.interval},scale={storyboard.width}:{storyboard.height},"
+                  f"setsar=1,tile={COLUMNS}x{storyboard.rows}[sb]")
     span = (part.start, part.length) if part else (None, None)
     args = [*ffmpeg.input_args(src, probe.format_name, seek=span[0], read_seconds=span[1]), "-filter_complex", graph]
     audio = probe.has_audio and (part is None or part.with_audio)
@@ -193,6 +201,9 @@ def transcode(
         "-master_pl_name", MASTER, "-hls_fmp4_init_filename", "init.mp4",
         "-hls_segment_filename", "%v/seg_%05d.m4s", f"%v/{VARIANT_PLAYLIST}",
     ]  # fmt: skip
+    if storyboard:
+        args += ["-map", "[sb]", "-c:v", "mjpeg", "-q:v", "5", "-fps_mode", "passthrough",
+                 "-f", "image2", "-start_number", "0", f"{STORYBOARD_FOLDER}/{SHEET}"]  # fmt: skip
     pixel_rate = probe.width * probe.height * fps / (1920 * 1080 * 30)
     length = part.length if part else probe.duration
     budget = 60 + length * TRANSCODE_CPU_PER_SECOND * max(1.0, pixel_rate) + (probe.duration if audio else 0)
@@ -202,6 +213,8 @@ def transcode(
             on_progress(max(0.0, min(1.0, (seconds - offset) / length)))
 
     folder.mkdir()
+    if storyboard:
+        (folder / STORYBOARD_FOLDER).mkdir()
     # The HLS muxer names its files relative to where it runs: the playlists' URIs are relative.
     _run(args, [folder], timeout=budget, cpu_seconds=budget, on_seconds=on_seconds, cwd=folder)
     if on_progress:

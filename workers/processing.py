@@ -23,6 +23,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 
@@ -36,8 +37,16 @@ from domain.videos.hls import (
     hls_folder_of,
 )
 from domain.videos.models import Chunk, Claim, Progress, Video
+from domain.videos.storyboard import (
+    STORYBOARD,
+    STORYBOARD_FOLDER,
+    Grid,
+    storyboard_interval,
+    storyboard_vtt,
+    thumb_size,
+)
 from workers import ffmpeg, pipeline
-from workers.chunks import PartLost, part_encode, worker_name
+from workers.chunks import PartLost, part_encode, part_grid, worker_name
 from workers.probe import MediaRejected, OverLimit, Probe, probe_file
 from workers.publisher import HlsPublisher, PartsPublisher
 
@@ -189,9 +198,11 @@ def _transcode(job: _Attempt, src: Path, probe: Probe, rungs: list[pipeline.Rung
         report(fraction)
         job.publish(publisher)
 
+    grid = Grid(0.0, probe.duration, storyboard_interval(probe.duration), *thumb_size(probe.width, probe.height))
     with job.step("transcode"):
-        pipeline.transcode(src, probe, rungs, folder, on_progress=on_progress)
+        pipeline.transcode(src, probe, rungs, folder, on_progress=on_progress, storyboard=grid)
         job.publish(publisher)  # the ended playlists, after their last segments
+        _store_storyboard(job, folder, [(STORYBOARD_FOLDER, grid)])
         for rung in rungs:
             if rung.label not in made:
                 dest = job.workdir / f"{rung.label}.mp4"
@@ -253,6 +264,8 @@ def _transcode_in_parts(job: _Attempt, src: Path, probe: Probe, rungs: list[pipe
             time.sleep(PARTS_POLL_SECONDS)
         with job.step("join"):
             job.publish(publisher)
+            spans = [(f"{STORYBOARD_FOLDER}/{PART_FOLDER.format(index=c.index)}", part_grid(c, probe)) for c in plan]
+            _store_storyboard(job, folder, spans, sheets=False)
             for rung in rungs:
                 if rung.label not in made:
                     dest = job.workdir / f"{rung.label}.mp4"
@@ -267,7 +280,8 @@ def _encode_here(job: _Attempt, folder: Path, chunk: Chunk, src: Path, probe: Pr
     """Encode a part in this attempt, publishing as it grows; False when it failed (it counts
     against the part, which goes back for another try)."""
     own = job.workdir / f"part-{chunk.index}"
-    variants = [rung.label for rung in pipeline.ladder(probe)] + ([AUDIO_VARIANT] if chunk.index == 0 and probe.has_audio else [])
+    variants = [rung.label for rung in pipeline.ladder(probe)] + [STORYBOARD_FOLDER]
+    variants += [AUDIO_VARIANT] if chunk.index == 0 and probe.has_audio else []
     for variant in variants:
         link = folder / variant / PART_FOLDER.format(index=chunk.index)
         link.parent.mkdir(exist_ok=True)
@@ -278,6 +292,10 @@ def _encode_here(job: _Attempt, folder: Path, chunk: Chunk, src: Path, probe: Pr
         with job.step(f"part {chunk.index + 1}"):
             cpu = part_encode(chunk, src, probe, own, on_progress=lambda fraction: job.publish(publisher))
             job.publish(publisher)
+            sheets = f"{STORYBOARD_FOLDER}/{PART_FOLDER.format(index=chunk.index)}"
+            for sheet in sorted((own / STORYBOARD_FOLDER).iterdir()):
+                with sheet.open("rb") as fh:
+                    job.store_hls(f"{sheets}/{sheet.name}", File(fh))
             if not chunks.chunk_done(chunk=chunk, cpu_seconds=cpu, seconds=time.monotonic() - started):
                 raise ClaimLost(job.video.id)
         log.info("video %s part %s done by %s (%.1f s CPU)", chunk.video_id, chunk.index + 1, worker_name(), cpu)
@@ -288,6 +306,16 @@ def _encode_here(job: _Attempt, folder: Path, chunk: Chunk, src: Path, probe: Pr
         chunks.chunk_fail(chunk=chunk, error=str(exc) if isinstance(exc, MediaRejected) else attempts.PROCESSING_FAILED)
         shutil.rmtree(own, ignore_errors=True)
         return False
+
+
+def _store_storyboard(job: _Attempt, folder: Path, spans: list[tuple[str, Grid]], *, sheets: bool = True) -> None:
+    """The thumbnail sheets in `folder` (unless stored already, part by part) and the VTT of the
+    spans' cues, into the attempt's HLS folder."""
+    if sheets:
+        for sheet in sorted((folder / STORYBOARD_FOLDER).iterdir()):
+            with sheet.open("rb") as fh:
+                job.store_hls(f"{STORYBOARD_FOLDER}/{sheet.name}", File(fh))
+    job.store_hls(STORYBOARD, ContentFile(storyboard_vtt(spans).encode()))
 
 
 def _fetch_part(job: _Attempt, folder: Path, chunk: Chunk, publisher: PartsPublisher) -> None:

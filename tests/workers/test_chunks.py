@@ -7,6 +7,9 @@ stays short; bench B12 measures them at their real size.
 
 from __future__ import annotations
 
+import re
+
+import av
 import pytest
 from django.core.files.storage import default_storage
 
@@ -151,3 +154,24 @@ def tree_of(pid: int) -> set[int]:
                 found.add(child)
                 grew = True
     return found
+
+
+def test_the_storyboard_covers_every_part_on_one_grid(alice, clip, in_parts):
+    source = vp9(clip, seconds=6.5)
+    video = add_video(alice, source)
+    worker.video_process(video_id=video.id)
+    video.refresh_from_db()
+    folder = video.hls_playlist.rsplit("/", 1)[0]
+    vtt = default_storage.open(f"{folder}/storyboard.vtt").read().decode()
+    cues = re.findall(r"(\S+) --> (\S+)\n(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)", vtt)
+    assert [(start, end) for start, end, *_ in cues] == [
+        ("00:00:00.000", "00:00:01.000"), ("00:00:01.000", "00:00:02.000"), ("00:00:02.000", "00:00:03.000"),
+        ("00:00:03.000", "00:00:04.000"), ("00:00:04.000", "00:00:05.000"), ("00:00:05.000", "00:00:06.000"),
+        ("00:00:06.000", f"00:00:0{video.duration:.3f}"),
+    ]
+    sheets = {sheet for _, _, sheet, *_ in cues}
+    assert sheets == {f"storyboard/c000{i}/sheet_000.jpg" for i in range(3)}
+    for sheet in sheets:
+        with av.open(default_storage.open(f"{folder}/{sheet}")) as image:
+            frame = next(image.decode(video=0))
+        assert frame.width == 160 * 10 and frame.height == 90

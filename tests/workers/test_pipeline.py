@@ -20,6 +20,12 @@ from domain.videos.hls import (
     VARIANT_PLAYLIST,
     playlist_uris,
 )
+from domain.videos.storyboard import (
+    STORYBOARD_FOLDER,
+    Grid,
+    storyboard_interval,
+    thumb_size,
+)
 from tests.workers.test_probe import cut, playlist, run_ffmpeg
 from workers import pipeline, probe
 from workers.ffmpeg import VIDEO_FORMATS
@@ -575,3 +581,26 @@ def segment_starts_joined(variant: Path, tmp_path: Path) -> list[tuple[float, bo
                         "packet=pts_time,flags", str(joined))["packets"][0]  # fmt: skip
         starts.append((round(float(first["pts_time"]), 3), first["flags"].startswith("K")))
     return starts
+
+
+def test_the_storyboard_comes_from_the_same_decode_as_the_ladder(clip, tmp_path, ffmpeg_runs):
+    src = clip("portrait.webm", seconds=5, width=360, height=640, **SOURCES["vp9.webm"])
+    probe = probe_file(src, max_seconds=LONG_ENOUGH)
+    grid = Grid(0.0, probe.duration, storyboard_interval(probe.duration), *thumb_size(probe.width, probe.height))
+    assert (grid.interval, grid.width, grid.height, grid.count, grid.rows) == (1, 160, 284, 6, 1)
+    pipeline.transcode(src, probe, pipeline.ladder(probe), tmp_path / "hls", storyboard=grid)
+    sheets = sorted((tmp_path / "hls" / STORYBOARD_FOLDER).iterdir())
+    assert [sheet.name for sheet in sheets] == ["sheet_000.jpg"]
+    with av.open(str(sheets[0])) as image:
+        frame = next(image.decode(video=0))
+    assert (frame.width, frame.height) == (1600, 284)
+    gray = frame.reformat(format="gray")
+    plane = bytes(gray.planes[0])
+    stride = gray.planes[0].line_size
+
+    def mean(x0: int, x1: int) -> float:
+        cells = [plane[y * stride + x] for y in range(0, 284, 4) for x in range(x0, x1, 4)]
+        return sum(cells) / len(cells)
+
+    assert mean(0, 6 * 160) > 30 and mean(6 * 160, 1600) < 5, "six thumbnails, then nothing"
+    assert len([run for run in ffmpeg_runs() if f"file:{src}" in run]) == 1, "no second decode"
