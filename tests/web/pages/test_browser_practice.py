@@ -8,13 +8,25 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
+from domain.spaces import services
 from domain.spaces.models import Comment, Reply, Space
 from domain.videos.models import Video
-from tests.web.pages.conftest import DESKTOP, PASSWORD, PHONE, fits, shoot, signup
+from tests.web.pages.conftest import (
+    DESKTOP,
+    PASSWORD,
+    PHONE,
+    fits,
+    login,
+    shoot,
+    signup,
+)
 
 pytestmark = pytest.mark.slow
+# Chromium's fake camera, for the exercise page's "Record" (and no permission prompt).
+CHROMIUM_EXTRA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 PROCESSING_TIMEOUT_MS = 180_000
 
 
@@ -171,3 +183,31 @@ def test_coach_and_student_practise_together(live, browse, clip):
     })
     _screens(student, live, {"space-member": f"/spaces/{space.pk}/", "exercise-member": f"/exercises/{exercise.pk}/"})
     assert coach.errors == [] and student.errors == []
+
+
+def test_a_take_recorded_on_the_exercise_page_is_the_reply(live, browse):
+    coach = User.objects.create_user("cora", password=PASSWORD)
+    student = User.objects.create_user("stan", password=PASSWORD)
+    space = services.space_create(owner=coach, name="Choir")
+    services.space_join(user=student, code=space.invite_code)
+    exercise = services.exercise_create(space_id=space.pk, author=coach, title="Hold the A")
+    b = browse()
+    page = b.new_page()
+    login(page, live, "stan")
+    page.goto(live(f"/exercises/{exercise.pk}/"))
+    expect(page.locator("#no-videos")).to_be_visible()
+    page.get_by_role("button", name="Record", exact=True).click()
+    page.wait_for_function("() => document.getElementById('rec-preview').readyState >= 2")
+    page.get_by_label("Title").fill("Stan holds the A")
+    page.get_by_role("button", name="Start recording").click()
+    expect(page.get_by_role("timer", name="Recording time")).to_have_text("0:02", timeout=20_000)
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_role("button", name="Use this take").click()
+    expect(page.get_by_label("Your video")).to_have_value(re.compile(r".+"), timeout=30_000)
+    take = Video.objects.get(title="Stan holds the A")
+    expect(page.get_by_label("Your video")).to_have_value(take.id)
+    expect(page.locator("#no-videos")).to_be_hidden()
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.get_by_text("Replied. The coaches have been told.")).to_be_visible()
+    assert Reply.objects.get(exercise=exercise).video_id == take.id
+    assert b.errors == []
