@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 from django import template
+from django.urls import reverse
+
+from domain.videos.models import Video
 
 register = template.Library()
 
@@ -14,3 +17,20 @@ def duration(seconds: float | None) -> str:
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@register.inclusion_tag("pages/_comments.html", takes_context=True)
+def comments_panel(context, video) -> dict:
+    """The watch page's comments beside the player: the list and markers come from the API
+    (comments.js); the form is for signed-in viewers of a video whose length is known, with their
+    own videos to attach as a video reply."""
+    user = context["user"]
+    own = Video.objects.filter(owner=user).exclude(pk=video.pk).order_by("-created_at", "-id") if user.is_authenticated else []
+    state = {
+        "api": reverse("api-video-comments", args=[video.pk]),
+        "duration": video.duration,
+        "user": user.get_username() if user.is_authenticated else None,
+        "owner": user.is_authenticated and video.owner_id == user.pk,
+        "watch": reverse("watch", args=["VIDEO_ID"]),
+    }
+    return {"request": context.get("request"), "video": video, "user": user, "own_videos": own.only("id", "title") if own else [], "state": state}

@@ -70,5 +70,17 @@
     return function stop() { stopped = true; clearTimeout(timer); };
   }
 
+  /* A button with data-copy="<id of a field>" copies the field's text, and says so for a moment. */
+  document.addEventListener("click", async (e) => {
+    const button = e.target.closest && e.target.closest("button[data-copy]");
+    if (!button) return;
+    const field = document.getElementById(button.dataset.copy);
+    const label = button.dataset.label || (button.dataset.label = button.textContent);
+    try { await navigator.clipboard.writeText(field.value); }
+    catch (err) { field.select(); document.execCommand("copy"); }
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = label; }, 2000);
+  });
+
   window.Practika = { csrfToken, api, bytes, clock, eta, watchVideo };
 })();

@@ -5,6 +5,8 @@
  *
  *   const player = Practika.player(videoElement, { fps: 30 });
  *   player.sources({ hls: masterUrl or null, renditions: [{label, url, selected}], preferred });
+ *   player.goTo(at, until);               // a comment's moment or range (see "moments")
+ *   Practika.playerOf(videoElement);      // the player another script made for that <video>
  */
 (function () {
   "use strict";
@@ -191,14 +193,33 @@
     video.addEventListener("play", () => requestAnimationFrame(everyFrame));
     video.addEventListener("timeupdate", guard);
 
-    return {
+    /* --- moments: comment markers jump here ------------------------------------------------- */
+    /* Seeks to `at`. With the A–B loop on, a range (`until` after `at`) becomes the loop; a single
+     * moment turns the loop off, which would otherwise pull the playhead back to A. */
+    function goTo(at, until) {
+      if (loop.on) {
+        if (until !== null && until !== undefined && until > at) Object.assign(loop, { a: at, b: until });
+        else loop.on = false;
+      }
+      seek(at);
+      changed();
+    }
+
+    const api = {
       video,
       get kind() { return kind(); },
       get loop() { return Object.assign({}, loop); },
       on: (type, fn) => events.addEventListener(type, fn),
       sources, qualities, setQuality, speed, seek, step, toggle, setA, setB, toggleLoop,
+      goTo,
     };
+    made.set(video, api);
+    return api;
   }
 
-  window.Practika = Object.assign(window.Practika || {}, { player });
+  // Each <video>'s player, for a page's other scripts (the watch page's comments).
+  const made = new WeakMap();
+  const playerOf = (video) => made.get(video) || null;
+
+  window.Practika = Object.assign(window.Practika || {}, { player, playerOf });
 })();

@@ -214,6 +214,8 @@
   function finished(videoId) {
     URL.revokeObjectURL(review.src);
     review.removeAttribute("src");
+    // The page around the recorder may use the new video at once (the exercise page replies with it).
+    box.dispatchEvent(new CustomEvent("recorded", { detail: { videoId, title: title.value.trim() } }));
     take = null;
     follow(videoId, box.querySelector(".processing"), $("rec-state"), $("rec-progress"), $("rec-after"));
   }

@@ -97,18 +97,6 @@
     action();
   });
 
-  /* --- copy link (unlisted videos) ------------------------------------------------------------ */
-  const copy = document.getElementById("copy-link");
-  if (copy) {
-    copy.addEventListener("click", async () => {
-      const field = document.getElementById("share-link");
-      try { await navigator.clipboard.writeText(field.value); }
-      catch (e) { field.select(); document.execCommand("copy"); }
-      copy.textContent = "Copied";
-      setTimeout(() => { copy.textContent = "Copy link"; }, 2000);
-    });
-  }
-
   /* --- processing: progress, and the player starts with what there is to play ---------------- */
   // New renditions are listed, and the one to start with chosen, by the server's own page: it is
   // fetched again and its quality options handed to the player (nothing is chosen twice).
