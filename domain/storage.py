@@ -22,7 +22,8 @@ from django.utils.module_loading import import_string
 # never counts. Served as its own type an "original.html" or ".svg" would run script on whichever
 # origin serves it, ours or the bucket's.
 _TYPES = {".mp4": "video/mp4", ".m4s": "video/iso.segment", ".ts": "video/mp2t",
-          ".m3u8": "application/vnd.apple.mpegurl", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+          ".m3u8": "application/vnd.apple.mpegurl", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+          ".vtt": "text/vtt"}
 DOWNLOAD = "application/octet-stream"
 # An original (domain.videos.services.original_name_for) is the user's file, whatever its extension
 # claims: only ever a download.

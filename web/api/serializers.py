@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from domain.videos.models import JobStep, Rendition, Video
-from web.media.signing import video_hls_url, video_media_url
+from web.media.signing import video_hls_url, video_media_url, video_storyboard_url
 
 
 def _is_owner(context: dict, video: Video) -> bool:
@@ -51,6 +51,7 @@ class VideoSerializer(serializers.ModelSerializer):
     thumbnail_url = serializers.SerializerMethodField()
     renditions = serializers.SerializerMethodField()
     hls_url = serializers.SerializerMethodField()
+    storyboard_url = serializers.SerializerMethodField()
     original_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -58,7 +59,7 @@ class VideoSerializer(serializers.ModelSerializer):
         fields = [
             "id", "title", "description", "visibility", "owner", "status", "progress", "error",
             "created_at", "processed_at", "duration", "width", "height", "thumbnail_url",
-            "renditions", "hls_url", "original_url",
+            "renditions", "hls_url", "storyboard_url", "original_url",
         ]
         read_only_fields = [f for f in fields if f not in ("title", "description", "visibility")]
 
@@ -83,6 +84,10 @@ class VideoSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_hls_url(self, video: Video) -> str | None:
         return video_hls_url(video=video)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_storyboard_url(self, video: Video) -> str | None:
+        return video_storyboard_url(video=video)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_original_url(self, video: Video) -> str | None:

@@ -15,6 +15,7 @@ from django.utils.crypto import constant_time_compare
 
 from domain.videos.hls import playlist_resolve, playlist_rewrite
 from domain.videos.models import Video
+from domain.videos.storyboard import storyboard_of, storyboard_rewrite
 from web.headers import whole_number
 
 _SALT = "practika.media"
@@ -56,6 +57,25 @@ def video_playlist_with_urls(*, video: Video, name: str, text: str) -> str:
         return uri if target is None else video_media_url(video=video, name=target)
 
     return playlist_rewrite(text, url)
+
+
+def video_storyboard_with_urls(*, video: Video, name: str, text: str) -> str:
+    """The video's stored storyboard VTT (at `name`) with each cue's sheet made a media URL, by
+    the same rules as a playlist's segments."""
+
+    def url(uri: str) -> str:
+        target = playlist_resolve(name, uri)
+        return uri if target is None else video_media_url(video=video, name=target)
+
+    return storyboard_rewrite(text, url)
+
+
+def video_storyboard_url(*, video: Video) -> str | None:
+    """The URL of the video's storyboard, once it is ready: the attempt that made what plays made
+    it in the same run."""
+    if not video.hls_playlist or video.status != Video.Status.READY:
+        return None
+    return video_media_url(video=video, name=storyboard_of(video.hls_playlist))
 
 
 def video_hls_url(*, video: Video) -> str | None:

@@ -15,11 +15,13 @@ from django.views.decorators.http import require_safe
 from domain.storage import content_type_for, uses_s3
 from domain.videos.hls import is_playlist, playlist_ended
 from domain.videos.models import Video
+from domain.videos.storyboard import is_storyboard
 from web.media.ranges import ranged_file_response
 from web.media.signing import (
     media_signature_valid,
     video_media_public,
     video_playlist_with_urls,
+    video_storyboard_with_urls,
 )
 
 PUBLIC_MAX_AGE = 300
@@ -45,16 +47,28 @@ def _public_file(name: str) -> bool:
     return video is not None and video_media_public(video=video, name=name)
 
 
-def _playlist(name: str, cache_control: str) -> HttpResponse:
-    """The playlist with media URLs for its URIs; never kept by a cache while it still grows."""
+def _stored_text(name: str) -> tuple[Video, str]:
     video = _video_of(name)
     if video is None:
         raise Http404("No such file.")
     try:
         with default_storage.open(name, "rb") as f:
-            text = f.read().decode()
+            return video, f.read().decode()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise Http404("No such file.") from None
+
+
+def _storyboard(name: str, cache_control: str) -> HttpResponse:
+    """The storyboard with media URLs for its sheets."""
+    video, text = _stored_text(name)
+    response = HttpResponse(video_storyboard_with_urls(video=video, name=name, text=text), content_type="text/vtt")
+    response["Cache-Control"] = cache_control
+    return response
+
+
+def _playlist(name: str, cache_control: str) -> HttpResponse:
+    """The playlist with media URLs for its URIs; never kept by a cache while it still grows."""
+    video, text = _stored_text(name)
     body = video_playlist_with_urls(video=video, name=name, text=text)
     response = HttpResponse(body, content_type=content_type_for(name))
     response["Cache-Control"] = cache_control if playlist_ended(text) else "no-store"
@@ -77,6 +91,8 @@ def serve(request: HttpRequest, name: str) -> HttpResponse:
 
     if is_playlist(name):
         return _playlist(name, cache_control)
+    if is_storyboard(name):
+        return _storyboard(name, cache_control)
     if uses_s3():
         # The bucket answers Range itself; its presigned URL expires like ours.
         response = HttpResponseRedirect(default_storage.url(name))

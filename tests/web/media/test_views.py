@@ -362,3 +362,29 @@ def test_on_s3_playlists_are_answered_signed_and_segments_go_to_the_bucket(clien
     from_bucket = requests.get(redirect["Location"], headers={"Range": "bytes=0-99"}, timeout=10)
     assert from_bucket.status_code == 206 and from_bucket.content == SEGMENT[:100]
     assert from_bucket.headers["Content-Type"] == "video/iso.segment"
+
+
+def test_a_ready_videos_storyboard_hands_the_player_signed_sheets(client, alice, private):
+    master = add_hls(private, ended=True)
+    folder = master.rsplit("/", 1)[0]
+    sheet = b"\xff\xd8\xff\xe0" + os.urandom(64)
+    default_storage.save(f"{folder}/storyboard/sheet_000.jpg", ContentFile(sheet))
+    default_storage.save(f"{folder}/storyboard.vtt", ContentFile(
+        b"WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nstoryboard/sheet_000.jpg#xywh=0,0,160,90\n"
+        b"\n00:00:01.000 --> 00:00:02.000\n../../../other/sheet.jpg#xywh=160,0,160,90\n"
+    ))
+    client.force_login(alice)
+    Video.objects.filter(id=private.id).update(status="processing")
+    assert client.get(f"/core/api/videos/{private.id}/").json()["storyboard_url"] is None, "not before ready"
+    Video.objects.filter(id=private.id).update(status="ready")
+    url = client.get(f"/core/api/videos/{private.id}/").json()["storyboard_url"]
+    client.logout()
+    assert client.get(url.split("?")[0]).status_code == 404, "private: signed only"
+    response = client.get(url)
+    assert (response.status_code, response["Content-Type"]) == (200, "text/vtt")
+    lines = response.content.decode().splitlines()
+    signed, escaped = lines[3], lines[6]
+    assert signed.startswith("/media/videos/") and "?e=" in signed and signed.endswith("#xywh=0,0,160,90")
+    assert escaped == "../../../other/sheet.jpg#xywh=160,0,160,90", "nothing outside the attempt's folder is signed"
+    image = client.get(signed.split("#")[0])
+    assert (image.status_code, image["Content-Type"], body(image)) == (200, "image/jpeg", sheet)
