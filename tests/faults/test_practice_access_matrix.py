@@ -181,3 +181,25 @@ def test_notifications_are_each_persons_own(role):
         return
     mine = set(story.user(role).notifications.values_list("id", flat=True))
     assert {n["id"] for n in response.json()["results"]} == mine
+
+
+@pytest.mark.parametrize("visibility", VISIBILITIES)
+@pytest.mark.parametrize("role", ROLES)
+def test_the_practice_pages(role, visibility, replies_visible):
+    story = practice_story(visibility=visibility, replies_visible=replies_visible)
+    client = client_for(story, role)
+    for url in (f"/spaces/{story.space.pk}/", f"/exercises/{story.exercise.pk}/"):
+        response = client.get(url)
+        if role in IN_SPACE:
+            assert response.status_code == 200, url
+        elif role == "anonymous":
+            assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), url
+        else:
+            assert response.status_code == 404, url
+    page = client.get(f"/exercises/{story.exercise.pk}/")
+    if role in IN_SPACE:
+        shows_reply = f"/videos/{story.reply_video.pk}/" in page.content.decode()
+        assert shows_reply == can_watch_reply(role, "private", replies_visible), "a reply shows only to those who may watch it"
+    spaces = client.get("/spaces/")
+    if role != "anonymous":
+        assert (story.space.name in spaces.content.decode()) == (role in IN_SPACE)
