@@ -235,6 +235,16 @@ def _transcode_in_parts(job: _Attempt, src: Path, probe: Probe, rungs: list[pipe
     for chunk in plan[1:]:
         chunks.chunk_enqueue(chunk=chunk)
     here: set[int] = set()
+    # Each part's progress as last seen (the whole bar is their mean), this attempt's own as it goes.
+    done = {chunk.index: 0.0 for chunk in plan}
+    report = job.progress_between(Progress.TRANSCODING, Progress.LADDER)
+
+    def progress(index: int | None = None, fraction: float = 0.0) -> None:
+        if index is not None:
+            done[index] = fraction
+        report(sum(done.values()) / len(done))
+        job.publish(publisher)
+
     try:
         while True:
             if first is not None:
@@ -242,7 +252,7 @@ def _transcode_in_parts(job: _Attempt, src: Path, probe: Probe, rungs: list[pipe
             else:
                 mine = chunks.chunk_take(claim=job.claim, worker=worker_name())
             if mine is not None:
-                if _encode_here(job, folder, mine, src, probe, publisher):
+                if _encode_here(job, folder, mine, src, probe, lambda f, i=mine.index: progress(i, f)):
                     here.add(mine.index)
                 continue
             rows = chunks.chunks_of(claim=job.claim)
@@ -255,8 +265,8 @@ def _transcode_in_parts(job: _Attempt, src: Path, probe: Probe, rungs: list[pipe
                 if row.state == Chunk.State.DONE and row.index not in here:
                     _fetch_part(job, folder, row, publisher)
                     here.add(row.index)
-            job.publish(publisher)
-            job.beat(Progress.TRANSCODING + (Progress.LADDER - Progress.TRANSCODING) * sum(r.progress for r in rows) / len(rows))
+            done.update({row.index: row.progress for row in rows})
+            progress()
             if len(here) == len(rows):
                 break
             for row in chunks.chunks_recover_silent(claim=job.claim, silent_for=settings.VIDEO_CHUNK_SILENT_SECONDS):
@@ -276,9 +286,11 @@ def _transcode_in_parts(job: _Attempt, src: Path, probe: Probe, rungs: list[pipe
         chunks.chunks_drop(claim=job.claim)
 
 
-def _encode_here(job: _Attempt, folder: Path, chunk: Chunk, src: Path, probe: Probe, publisher: PartsPublisher) -> bool:
-    """Encode a part in this attempt, publishing as it grows; False when it failed (it counts
-    against the part, which goes back for another try)."""
+def _encode_here(
+    job: _Attempt, folder: Path, chunk: Chunk, src: Path, probe: Probe, on_progress: Callable[[float], None]
+) -> bool:
+    """Encode a part in this attempt, reporting (and so publishing) as it grows; False when it
+    failed (it counts against the part, which goes back for another try)."""
     own = job.workdir / f"part-{chunk.index}"
     variants = [rung.label for rung in pipeline.ladder(probe)] + [STORYBOARD_FOLDER]
     variants += [AUDIO_VARIANT] if chunk.index == 0 and probe.has_audio else []
@@ -290,8 +302,8 @@ def _encode_here(job: _Attempt, folder: Path, chunk: Chunk, src: Path, probe: Pr
     started = time.monotonic()
     try:
         with job.step(f"part {chunk.index + 1}"):
-            cpu = part_encode(chunk, src, probe, own, on_progress=lambda fraction: job.publish(publisher))
-            job.publish(publisher)
+            cpu = part_encode(chunk, src, probe, own, on_progress=on_progress)
+            on_progress(1.0)
             sheets = f"{STORYBOARD_FOLDER}/{PART_FOLDER.format(index=chunk.index)}"
             for sheet in sorted((own / STORYBOARD_FOLDER).iterdir()):
                 with sheet.open("rb") as fh:

@@ -63,9 +63,14 @@ def assert_whole(video: Video, source) -> None:
     assert not Chunk.objects.filter(video=video).exists(), "the parts' rows go with the attempt"
 
 
-def test_with_no_other_worker_the_coordinator_encodes_every_part_itself(alice, clip, in_parts):
+def test_with_no_other_worker_the_coordinator_encodes_every_part_itself(alice, clip, in_parts, monkeypatch):
     source = vp9(clip, seconds=6.5)
     video = add_video(alice, source)
+    reported: list[float] = []
+    beat = worker._Attempt.beat
+    monkeypatch.setattr(worker._Attempt, "beat", lambda job, progress=None, **kw: (
+        reported.append(progress), beat(job, progress, **kw))[1])
+    monkeypatch.setattr(worker.attempts, "PROGRESS_EVERY_SECONDS", 0)
     worker.video_process(video_id=video.id)
     video.refresh_from_db()
     assert_whole(video, source)
@@ -74,6 +79,8 @@ def test_with_no_other_worker_the_coordinator_encodes_every_part_itself(alice, c
     variant = next(name for name in hls_stored(video) if name.endswith("360p/index.m3u8"))
     segments = [uri for uri in playlist_uris(hls_stored(video)[variant]) if uri.endswith(".m4s")]
     assert [uri.split("/")[0] for uri in segments] == ["c0000", "c0001", "c0002", "c0002"], "the last part takes the rest"
+    transcoding = [round(p) for p in reported if p is not None and 15 < p < 99]
+    assert transcoding == sorted(transcoding) and {43, 71} <= set(transcoding), "the bar moves part by part"
 
 
 def test_a_part_that_fails_three_times_fails_the_video_with_a_sentence(alice, clip, in_parts, monkeypatch):
@@ -81,10 +88,10 @@ def test_a_part_that_fails_three_times_fails_the_video_with_a_sentence(alice, cl
     video = add_video(alice, source)
     encode = chunk_worker.pipeline.transcode
 
-    def spoiled(src, probe, rungs, folder, on_progress=None, *, part=None):
+    def spoiled(src, probe, rungs, folder, on_progress=None, *, part=None, **options):
         if part and part.start == 2:
             raise MediaRejected("The video could not be converted: the file may be damaged.")
-        return encode(src, probe, rungs, folder, on_progress, part=part)
+        return encode(src, probe, rungs, folder, on_progress, part=part, **options)
 
     monkeypatch.setattr(chunk_worker.pipeline, "transcode", spoiled)
     worker.video_process(video_id=video.id)
