@@ -376,7 +376,7 @@ def _run(job: _Attempt) -> None:
     with job.step("finish"):
         ready = attempts.video_mark_ready(
             claim=job.claim, keep={rung.label for rung in ladder}, duration=probe.duration,
-            width=probe.width, height=probe.height, hls=True,
+            width=probe.width, height=probe.height, fps=probe.fps, hls=True,
         )
         if not ready:
             raise MediaRejected(NOTHING_PLAYABLE)

@@ -209,7 +209,8 @@ def video_drop_hls(*, claim: Claim) -> None:
 
 
 def video_mark_ready(
-    *, claim: Claim, keep: set[str], duration: float, width: int, height: int, hls: bool = False
+    *, claim: Claim, keep: set[str], duration: float, width: int, height: int, fps: float | None = None,
+    hls: bool = False,
 ) -> bool:
     """Finish the attempt: renditions of labels outside `keep` (an earlier ladder's) go, and the
     video is ready; with `hls`, it plays the attempt's HLS from now on and earlier attempts' HLS
@@ -225,7 +226,9 @@ def video_mark_ready(
     if not Rendition.objects.filter(video_id=claim.video_id).exists():
         return False
     playlist = {"hls_playlist": hls_folder_of(claim.video_id, claim.token) + MASTER} if hls else {}
-    if not Video.mark_ready(claim.video_id, claim.token, duration=duration, width=width, height=height, **playlist):
+    if not Video.mark_ready(
+        claim.video_id, claim.token, duration=duration, width=width, height=height, fps=fps, **playlist
+    ):
         raise ClaimLost(claim.video_id)
     for folder in older:
         storage_delete_under(folder)

@@ -86,6 +86,8 @@ class Video(models.Model):
     duration = models.FloatField(null=True, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
+    # The probe's frame rate (average for a variable-rate source): players step one frame by it.
+    fps = models.FloatField(null=True, blank=True)
     poster = models.CharField(max_length=500, blank=True, default="")
     # The HLS master playlist, set once the lowest rung's first segments are stored: from then on
     # the video plays while it is transcoded (its media playlists grow until the video is ready).
@@ -337,3 +339,25 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.video_id} chunk {self.index} ({self.state})"
+
+
+class SavedLoop(models.Model):
+    """A named A–B loop (seconds) that one user keeps on a video, theirs or one they may watch;
+    nobody else sees it."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_loops")
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="saved_loops")
+    name = models.CharField(max_length=100)
+    a = models.FloatField()
+    b = models.FloatField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["a", "b", "id"]
+        indexes = [models.Index(fields=["owner", "video"], name="savedloop_owner_video")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(a__gte=0, b__gt=F("a")), name="savedloop_a_before_b"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.a:g}–{self.b:g}s of {self.video_id})"

@@ -69,6 +69,7 @@ def test_a_browser_safe_upload_is_remuxed_then_the_ladder_follows(alice, clip):
     assert (video.status, video.progress, video.error) == ("ready", 100, "")
     assert (video.width, video.height) == (854, 480)
     assert video.duration == pytest.approx(2.0, abs=0.2)
+    assert video.fps == 25.0, "the probe's frame rate, for the player's frame step"
     assert video.processed_at and video.heartbeat_at and video.attempts == 1
     renditions = {r.label: r for r in video.renditions.all()}
     assert set(renditions) == {"360p", "480p"}

@@ -58,7 +58,7 @@ class VideoSerializer(serializers.ModelSerializer):
         model = Video
         fields = [
             "id", "title", "description", "visibility", "owner", "status", "progress", "error",
-            "created_at", "processed_at", "duration", "width", "height", "thumbnail_url",
+            "created_at", "processed_at", "duration", "width", "height", "fps", "thumbnail_url",
             "renditions", "hls_url", "storyboard_url", "original_url",
         ]
         read_only_fields = [f for f in fields if f not in ("title", "description", "visibility")]

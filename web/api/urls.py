@@ -4,7 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import obtain_auth_token
 
-from web.api import comments, exercises, notifications, spaces, uploads, videos
+from web.api import comments, exercises, loops, notifications, spaces, uploads, videos
 from web.health import api as health_api
 
 urlpatterns = [
@@ -16,6 +16,8 @@ urlpatterns = [
     path("videos/<str:video_id>/", videos.video_detail_view, name="api-video"),
     path("videos/<str:video_id>/reprocess/", videos.video_reprocess_view, name="api-video-reprocess"),
     path("videos/<str:video_id>/comments/", comments.comment_list_view, name="api-video-comments"),
+    path("videos/<str:video_id>/loops/", loops.loop_list_view, name="api-video-loops"),
+    path("videos/<str:video_id>/loops/<int:loop_id>/", loops.loop_detail_view, name="api-video-loop"),
     path("comments/<int:comment_id>/", comments.comment_detail_view, name="api-comment"),
     path("spaces/", spaces.space_list_view, name="api-spaces"),
     path("spaces/join/", spaces.space_join_view, name="api-space-join"),

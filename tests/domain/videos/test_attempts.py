@@ -299,9 +299,9 @@ def test_ready_keeps_the_ladder_and_drops_the_labels_it_no_longer_makes(upload):
     claim = attempts.video_claim(video_id=upload.id)
     for label, width, height in (("360p", 640, 360), ("720p", 1280, 720)):
         attempts.video_store_rendition(claim=claim, label=label, width=width, height=height, path=made(f"{label}.mp4"))
-    assert attempts.video_mark_ready(claim=claim, keep={"360p"}, duration=2.0, width=640, height=360)
+    assert attempts.video_mark_ready(claim=claim, keep={"360p"}, duration=2.0, width=640, height=360, fps=29.97)
     video = Video.objects.get(id=upload.id)
-    assert (video.status, video.progress, video.error, video.duration) == ("ready", 100, "", 2.0)
+    assert (video.status, video.progress, video.error, video.duration, video.fps) == ("ready", 100, "", 2.0, 29.97)
     assert video.processed_at and video.first_ready_at
     assert [r.label for r in video.renditions.all()] == ["360p"]
     assert len(stored(video)) == 2, "the original and the 360p rendition"

@@ -30,6 +30,8 @@ PRACTICE_PATHS = {
     "/core/api/comments/{comment_id}/": {"patch", "delete"},
     "/core/api/notifications/": {"get"},
     "/core/api/notifications/read/": {"post"},
+    "/core/api/videos/{video_id}/loops/": {"get", "post"},
+    "/core/api/videos/{video_id}/loops/{loop_id}/": {"get", "patch", "delete"},
 }
 # Where the API's own error shape is asserted on every 4xx the fuzzer provokes.
 JSON_ERROR_PREFIXES = tuple({"/".join(path.split("/")[:4]) for path in [*VIDEO_PATHS, *PRACTICE_PATHS]})
@@ -61,12 +63,14 @@ def test_the_schema_describes_the_video_api(client):
         "id", "video", "author", "text", "at", "until", "video_reply", "created_at",
     }
     assert set(components["Notification"]["properties"]) == {"id", "kind", "text", "url", "created_at", "read"}
+    assert set(components["Loop"]["properties"]) == {"id", "video", "name", "a", "b", "created_at"}
+    assert video["fps"] == {"type": "number", "format": "double", "nullable": True, "readOnly": True}
     assert "PaginatedExerciseList" in components and "PaginatedCommentList" in components
     upload = schema["paths"]["/core/api/videos/"]["post"]["requestBody"]["content"]
     assert set(upload) == {"multipart/form-data"}
     noisy = [m for m in [*GENERATOR_STATS._warn_cache, *GENERATOR_STATS._error_cache]
              if any(word in m for word in ("videos", "serializers", "auth", "spaces", "exercises", "comments",
-                                           "notifications"))]
+                                           "notifications", "loops"))]
     assert noisy == [], "the API's views and serializers generate without warnings"
 
 
