@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from web.pages import practice, status, views
+from web.pages import compare, practice, status, views
 
 urlpatterns = [
     path("", views.library_view, name="library"),
@@ -21,5 +21,6 @@ urlpatterns = [
     path("notifications/", practice.notifications_view, name="notifications"),
     path("notifications/read/", practice.notifications_read_view, name="notifications-read"),
     path("notifications/<int:notification_id>/", practice.notification_open_view, name="notification-open"),
+    path("compare/", compare.compare_view, name="compare"),
     path("status/", status.status_view, name="status"),
 ]

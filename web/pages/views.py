@@ -114,7 +114,8 @@ def watch_view(request, video_id: str):
             "form": VideoEditForm(instance=video) if owner else None,
             "share_url": request.build_absolute_uri(reverse("watch", args=[video.id])) if owner else "",
             # The player prefers the HLS stream to the MP4 renditions (watch.js, player.js).
-            "state": {"id": video.id, "status": video.status, "progress": video.progress, "hls_url": hls_url},
+            "state": {"id": video.id, "status": video.status, "progress": video.progress, "hls_url": hls_url,
+                      "fps": video.fps},
         },
     )
 

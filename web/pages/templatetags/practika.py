@@ -4,6 +4,7 @@ from django import template
 from django.urls import reverse
 
 from domain.videos.models import Video
+from web.pages.compare import compare_link
 
 register = template.Library()
 
@@ -34,3 +35,10 @@ def comments_panel(context, video) -> dict:
         "watch": reverse("watch", args=["VIDEO_ID"]),
     }
     return {"request": context.get("request"), "video": video, "user": user, "own_videos": own.only("id", "title") if own else [], "state": state}
+
+
+@register.simple_tag
+def compare_url(a: str | None = None, b: str | None = None) -> str:
+    """The compare page for two videos: {% compare_url exercise.video.id reply.video.id %}. With
+    one, the page asks for the other among the viewer's videos."""
+    return compare_link(a, b)

@@ -3,7 +3,7 @@
  * practice actions (speed, A–B loop, frame step, quality) the same whatever the source. Pages
  * drive it through this object and listen for its "change" event; none of them touches hls.js.
  *
- *   const player = Practika.player(videoElement, { fps: 30 });
+ *   const player = Practika.player(videoElement, { fps: video.fps });
  *   player.sources({ hls: masterUrl or null, renditions: [{label, url, selected}], preferred });
  *   player.goTo(at, until);               // a comment's moment or range (see "moments")
  *   Practika.playerOf(videoElement);      // the player another script made for that <video>
@@ -19,7 +19,6 @@
   }
 
   function player(video, options) {
-    const frame = 1 / ((options && options.fps) || 30);
     const events = new EventTarget();
     const loop = { a: null, b: null, on: false };
     let hls = null; // the hls.js instance while it plays
@@ -157,9 +156,56 @@
       const end = isFinite(video.duration) ? video.duration : Infinity;
       video.currentTime = Math.min(end, Math.max(0, t));
     }
+    /* One frame lasts 1/fps (the probe's rate, 30 when unknown) until the browser shows otherwise:
+     * requestVideoFrameCallback reports each presented frame's own media time, so the frame on
+     * screen is known exactly, and frames presented one after the other while playing give the
+     * rendition's real frame duration — a variable-rate source's, or a source's above the ladder's
+     * rate. The shortest seen is kept, so a step never skips a frame, and a step that shows the
+     * same frame again (a longer frame of a variable-rate source) goes on by another. */
+    const given = 1 / ((options && options.fps) || 30);
+    let frame = given;
+    let shown = null; // the media time of the frame on screen
+    let stepping = null; // a forward step under way: {from: the frame it left, to: the time asked}
+    if (video.requestVideoFrameCallback) {
+      let last = null;
+      let seeks = 0;
+      video.addEventListener("seeking", () => { seeks++; });
+      const presented = (now, meta) => {
+        const next = { at: meta.mediaTime, count: meta.presentedFrames, seeks, playing: !video.paused };
+        if (last && last.playing && next.playing && last.seeks === seeks && next.count === last.count + 1) {
+          const d = next.at - last.at;
+          // Not a hiccup at a segment's edge: a real frame is more than half the given one.
+          if (d > given / 2 && d < frame) frame = d;
+        }
+        last = next;
+        shown = meta.mediaTime;
+        if (stepping && !video.seeking) {
+          const again = meta.mediaTime === stepping.from && stepping.to + frame < video.duration;
+          if (again) seek(stepping.to += frame);
+          else stepping = null;
+        }
+        events.dispatchEvent(new Event("frame"));
+        video.requestVideoFrameCallback(presented);
+      };
+      video.requestVideoFrameCallback(presented);
+    }
+    // The start of the frame on screen: the browser's word for it, else where the grid puts it.
+    function frameStart() {
+      if (shown !== null && Math.abs(video.currentTime - shown) < frame) return shown;
+      return Math.floor(video.currentTime / frame + 1e-6) * frame;
+    }
+    function position() {
+      return { time: video.currentTime, frame: Math.round(frameStart() / frame), fps: 1 / frame };
+    }
+    // To the middle of the frame `frames` away from the one on screen: a time on a frame's edge
+    // may show its neighbour after rounding.
     function step(frames) {
       video.pause();
-      seek(video.currentTime + frames * frame);
+      const here = frameStart();
+      const to = here + (frames + 0.5) * frame;
+      stepping = frames > 0 && shown !== null ? { from: here, to } : null;
+      shown = here + frames * frame; // until the browser presents it
+      seek(to);
     }
     const toggle = () => (video.paused ? video.play().catch(() => null) : video.pause());
 
@@ -205,12 +251,19 @@
       changed();
     }
 
+    // For dancers and anyone copying a teacher facing them: the picture only, the file is as it was.
+    function mirror(on) {
+      video.classList.toggle("mirrored", on);
+      changed();
+    }
+
     const api = {
       video,
       get kind() { return kind(); },
       get loop() { return Object.assign({}, loop); },
+      get mirrored() { return video.classList.contains("mirrored"); },
       on: (type, fn) => events.addEventListener(type, fn),
-      sources, qualities, setQuality, speed, seek, step, toggle, setA, setB, toggleLoop,
+      sources, qualities, setQuality, speed, seek, step, position, toggle, setA, setB, toggleLoop, mirror,
       goTo,
     };
     made.set(video, api);

@@ -13,8 +13,8 @@
   const info = document.getElementById("loop-info");
   const toggle = document.getElementById("loop-toggle");
   const SPEEDS = Array.from(speed.options).map((o) => Number(o.value));
-  // The API does not report a frame rate; the player's 1/30 s steps land on every frame up to 30 fps.
-  const player = P.player(video);
+  // The probe's frame rate (null until the video is ready: the player assumes 30 fps until then).
+  const player = P.player(video, { fps: state.fps });
 
   /* --- quality ---------------------------------------------------------------------------- */
   // The renditions as the server lists them, marking the one a player starts with; a quality the
@@ -66,6 +66,82 @@
   document.getElementById("frame-prev").addEventListener("click", () => player.step(-1));
   document.getElementById("frame-next").addEventListener("click", () => player.step(1));
 
+  /* --- time and frame, mirror, links to a moment ------------------------------------------------ */
+  const clock = document.getElementById("clock");
+  function showClock() {
+    const at = player.position();
+    clock.textContent = P.clock(at.time) + " · frame " + at.frame;
+  }
+  ["timeupdate", "seeked", "loadedmetadata"].forEach((type) => video.addEventListener(type, showClock));
+  player.on("frame", showClock);
+  const mirror = document.getElementById("mirror");
+  mirror.addEventListener("click", () => player.mirror());
+  // ?t=12.5 opens the player there; ?a=..&b=.. with the loop between them on.
+  const asked = new URLSearchParams(location.search);
+  const seconds = (name) => (asked.has(name) && isFinite(Number(asked.get(name))) ? Number(asked.get(name)) : null);
+  const [t, a, b] = ["t", "a", "b"].map(seconds);
+  if (t !== null || a !== null) {
+    video.addEventListener("loadedmetadata", function start() {
+      video.removeEventListener("loadedmetadata", start);
+      if (a !== null && b !== null && b > a) { player.setA(a); player.setB(b); }
+      player.seek(t !== null ? t : a);
+    });
+  }
+  function momentUrl() {
+    const url = new URL(location.pathname, location.origin);
+    const loop = player.loop;
+    const round = (x) => String(Math.round(x * 1000) / 1000);
+    if (loop.a !== null && loop.b !== null) { url.searchParams.set("a", round(loop.a)); url.searchParams.set("b", round(loop.b)); }
+    else url.searchParams.set("t", round(video.currentTime));
+    return url.href;
+  }
+  const link = document.getElementById("moment-link");
+  link.addEventListener("click", async () => {
+    const url = momentUrl();
+    history.replaceState(null, "", url);
+    try { await navigator.clipboard.writeText(url); link.textContent = "Link copied"; }
+    catch (e) { link.textContent = "Link in the address bar"; }
+    setTimeout(() => { link.textContent = "Copy link here"; }, 2000);
+  });
+
+  /* --- saved loops (signed in): the viewer's own, kept on the server ----------------------------- */
+  const saved = document.getElementById("saved-loops");
+  if (saved) {
+    const list = document.getElementById("loop-list");
+    const status = document.getElementById("loop-save-info");
+    const render = (loops) => list.replaceChildren(...loops.map((l) => {
+      const item = document.createElement("li");
+      const use = document.createElement("button");
+      use.type = "button";
+      use.className = "secondary small";
+      use.textContent = l.name + " (" + P.clock(l.a) + " – " + P.clock(l.b) + ")";
+      use.setAttribute("aria-label", "Loop " + l.name);
+      use.addEventListener("click", () => { player.setA(l.a); player.setB(l.b); player.seek(l.a); });
+      const drop = document.createElement("button");
+      drop.type = "button";
+      drop.className = "secondary small";
+      drop.textContent = "Delete";
+      drop.setAttribute("aria-label", "Delete loop " + l.name);
+      drop.addEventListener("click", () => P.api(saved.dataset.url + l.id + "/", { method: "DELETE" }).then(load));
+      item.append(use, drop);
+      return item;
+    }));
+    const load = () => P.api(saved.dataset.url + "?page_size=100").then((page) => render(page.results));
+    document.getElementById("loop-save").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const loop = player.loop;
+      const name = document.getElementById("loop-name");
+      if (loop.a === null || loop.b === null) { status.textContent = "Set A and B first, then save the loop."; return; }
+      try {
+        await P.api(saved.dataset.url, { method: "POST", json: { name: name.value, a: loop.a, b: loop.b } });
+        status.textContent = "Saved “" + name.value + "”.";
+        name.value = "";
+        load();
+      } catch (err) { status.textContent = err.message; }
+    });
+    load().catch(() => null);
+  }
+
   /* --- keyboard ----------------------------------------------------------------------------- */
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
@@ -90,6 +166,7 @@
       "-": () => faster(-1),
       "=": () => faster(1),
       "+": () => faster(1),
+      m: () => player.mirror(),
     };
     const action = actions[e.key];
     if (!action) return;
@@ -135,7 +212,7 @@
     });
   }
 
-  player.on("change", () => { showQualities(); showLoop(); });
+  player.on("change", () => { showQualities(); showLoop(); mirror.setAttribute("aria-pressed", String(player.mirrored)); });
   const first = renditions(quality);
   known = first.length;
   player.sources({ hls: state.hls_url, renditions: first, preferred: localStorage.getItem("practika.quality") });
