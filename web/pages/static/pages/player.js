@@ -158,31 +158,42 @@
     }
     /* One frame lasts 1/fps (the probe's rate, 30 when unknown) until the browser shows otherwise:
      * requestVideoFrameCallback reports each presented frame's own media time, so the frame on
-     * screen is known exactly, and frames presented one after the other while playing give the
-     * rendition's real frame duration — a variable-rate source's, or a source's above the ladder's
-     * rate. The shortest seen is kept, so a step never skips a frame, and a step that shows the
-     * same frame again (a longer frame of a variable-rate source) goes on by another. */
+     * screen is known exactly, and frames presented one after the other while playing (none
+     * dropped between) give the rendition's real frame times — a variable-rate source's, or a
+     * source's above the ladder's rate. Those are kept and stepped through; elsewhere the step
+     * goes by the shortest frame seen, so it never skips one, and when it lands on the same frame
+     * again (a longer one) it goes on until the next shows. */
     const given = 1 / ((options && options.fps) || 30);
     let frame = given;
     let shown = null; // the media time of the frame on screen
     let stepping = null; // a forward step under way: {from: the frame it left, to: the time asked}
+    const after = new Map(); // a frame's start (µs) -> the next one's, as played
+    const before = new Map();
+    const KNOWN = 200000; // frames remembered: an hour at 50 fps
+    const key = (t) => Math.round(t * 1e6);
+    const nextStart = (t) => after.get(key(t)) ?? t + frame;
+    const prevStart = (t) => before.get(key(t)) ?? t - frame;
     if (video.requestVideoFrameCallback) {
       let last = null;
       let seeks = 0;
       video.addEventListener("seeking", () => { seeks++; });
+      const dropped = () => (video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality().droppedVideoFrames : 0);
       const presented = (now, meta) => {
-        const next = { at: meta.mediaTime, count: meta.presentedFrames, seeks, playing: !video.paused };
-        if (last && last.playing && next.playing && last.seeks === seeks && next.count === last.count + 1) {
-          const d = next.at - last.at;
-          // Not a hiccup at a segment's edge: a real frame is more than half the given one.
-          if (d > given / 2 && d < frame) frame = d;
+        const next = { at: meta.mediaTime, count: meta.presentedFrames, seeks, dropped: dropped(), playing: !video.paused };
+        const consecutive = last && last.playing && next.playing && last.seeks === seeks
+          && next.count === last.count + 1 && next.dropped === last.dropped;
+        // Not a hiccup at a segment's edge: a real frame is more than half the given one.
+        if (consecutive && next.at - last.at > given / 2) {
+          frame = Math.min(frame, next.at - last.at);
+          if (after.size < KNOWN) { after.set(key(last.at), next.at); before.set(key(next.at), last.at); }
         }
         last = next;
         shown = meta.mediaTime;
-        if (stepping && !video.seeking) {
-          const again = meta.mediaTime === stepping.from && stepping.to + frame < video.duration;
-          if (again) seek(stepping.to += frame);
-          else stepping = null;
+        // Each seek presents a frame, the same one too: a paused step's seek presents nothing else.
+        if (stepping && meta.mediaTime === stepping.from && stepping.to + frame < video.duration) {
+          seek(stepping.to += frame);
+        } else {
+          stepping = null;
         }
         events.dispatchEvent(new Event("frame"));
         video.requestVideoFrameCallback(presented);
@@ -191,8 +202,9 @@
     }
     // The start of the frame on screen: the browser's word for it, else where the grid puts it.
     function frameStart() {
-      if (shown !== null && Math.abs(video.currentTime - shown) < frame) return shown;
-      return Math.floor(video.currentTime / frame + 1e-6) * frame;
+      const t = video.currentTime;
+      if (shown !== null && shown <= t + 1e-6 && t < nextStart(shown) + frame) return shown;
+      return Math.floor(t / frame + 1e-6) * frame;
     }
     function position() {
       return { time: video.currentTime, frame: Math.round(frameStart() / frame), fps: 1 / frame };
@@ -200,11 +212,14 @@
     // To the middle of the frame `frames` away from the one on screen: a time on a frame's edge
     // may show its neighbour after rounding.
     function step(frames) {
+      const paused = video.paused;
       video.pause();
       const here = frameStart();
-      const to = here + (frames + 0.5) * frame;
-      stepping = frames > 0 && shown !== null ? { from: here, to } : null;
-      shown = here + frames * frame; // until the browser presents it
+      let start = here;
+      for (let i = 0; i < Math.abs(frames); i++) start = frames > 0 ? nextStart(start) : prevStart(start);
+      const to = (start + nextStart(start)) / 2;
+      stepping = paused && frames > 0 && shown === here && !after.has(key(here)) ? { from: here, to } : null;
+      shown = start; // until the browser presents it
       seek(to);
     }
     const toggle = () => (video.paused ? video.play().catch(() => null) : video.pause());
