@@ -16,8 +16,8 @@ from django.urls import reverse
 
 from domain.videos import selectors
 from domain.videos.models import Video
-from web.pages.views import SPEEDS, _poster_url, _sources
 from web.media.signing import video_hls_url
+from web.pages.views import SPEEDS, _poster_url, _sources
 
 # How many videos the chooser lists, newest first.
 CHOICES = 100

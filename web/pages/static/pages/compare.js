@@ -20,10 +20,15 @@
   const SPEEDS = Array.from(speed.options).map((o) => Number(o.value));
   // The shorter frame of the two, so a step shows every frame of both.
   const frame = Math.min(...sides.map((s) => 1 / (s.state.fps || 30)));
-  // B within this of the shared clock plays at A's speed; further off it is trimmed, by at most MAX_TRIM.
-  const GAIN = 2; // per second of drift: half a second to catch up
-  const MAX_TRIM = 0.1;
+  // B plays at A's speed until it is half a frame off; then it is trimmed, in steps of TRIM, at most
+  // MAX_TRIM, until it has caught up. Each change of its rate makes Chromium's audio renderer catch
+  // a breath (B stalls for a moment, muted or not), so it changes as seldom as that allows. Further
+  // than FAR (a stall) it jumps.
+  const TRIM = 0.02;
+  const GAIN = 2; // of the drift per second: half a second to catch up
+  const MAX_TRIM = 0.2;
   const FAR = 0.5;
+  let trimming = 0; // the sign of the drift being caught up, 0 when B plays at A's speed
   const loop = { a: null, b: null, on: false };
   let rate = 1;
 
@@ -39,13 +44,27 @@
     show();
   }
   function pause() { sides.forEach((s) => s.video.pause()); }
-  function play() {
-    if (now() >= end() - frame) seek(loop.on ? loop.a : 0);
-    B.video.currentTime = now() + B.offset;
+  // Both at their places with something to play, before either starts: a head start is drift.
+  const ready = (s) => new Promise((resolve) => {
+    const check = () => {
+      if (s.video.seeking || s.video.readyState < 3) return;
+      ["seeked", "canplay"].forEach((type) => s.video.removeEventListener(type, check));
+      resolve();
+    };
+    ["seeked", "canplay"].forEach((type) => s.video.addEventListener(type, check));
+    check();
+  });
+  async function play() {
+    seek(now() >= end() - frame ? (loop.on ? loop.a : 0) : now());
+    await Promise.all(sides.map(ready));
     sides.forEach((s) => s.video.play().catch(() => null));
   }
   const toggle = () => (playing() ? pause() : play());
 
+  function trim(by) {
+    const wanted = rate * (1 - by);
+    if (B.video.playbackRate !== wanted) B.video.playbackRate = wanted;
+  }
   // Every frame while playing: B follows A, the loop and the shared end hold.
   function follow() {
     if (!playing()) return;
@@ -55,7 +74,11 @@
     else {
       const drift = B.video.currentTime - B.offset - t;
       if (Math.abs(drift) > FAR) B.video.currentTime = t + B.offset;
-      else B.video.playbackRate = rate * (1 - clamp(drift * GAIN, -MAX_TRIM, MAX_TRIM));
+      else {
+        if (Math.abs(drift) > frame / 2) trimming = Math.sign(drift);
+        else if (Math.sign(drift) !== trimming) trimming = 0; // caught up
+        trim(trimming && trimming * Math.min(MAX_TRIM, Math.ceil(Math.abs(drift) * GAIN / TRIM) * TRIM));
+      }
       if (B.video.paused && !B.video.ended) B.video.play().catch(() => null);
     }
     show();
