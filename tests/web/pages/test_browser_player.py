@@ -214,7 +214,7 @@ def test_a_processing_video_switches_to_its_growing_stream_and_plays_to_the_end(
 
 def test_without_hls_or_when_it_fails_the_mp4_renditions_play(live, browse, clip, media_root):
     owner = User.objects.create_user("wes", password=PASSWORD)
-    plain = _public_video(owner, "Plain MP4")
+    plain = _public_video(owner, "Plain MP4", fps=25.0)  # the clip's own rate
     _mp4(plain, clip, media_root)
     broken = _public_video(owner, "Broken stream")
     _mp4(broken, clip, media_root)
@@ -234,7 +234,7 @@ def test_without_hls_or_when_it_fails_the_mp4_renditions_play(live, browse, clip
     page.wait_for_function("() => document.getElementById('player').paused")
     at = _player(page)["t"]
     page.keyboard.press(".")
-    page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {at + 1 / 30}) < 0.005")
+    page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {at + 1 / 25}) < 0.005")
 
     # A master playlist that is not there: after hls.js gives up, the MP4 plays.
     page = visitor.new_page()
