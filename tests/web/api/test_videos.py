@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db
 VIDEO_KEYS = {
     "id", "title", "description", "visibility", "owner", "status", "progress", "error",
     "created_at", "processed_at", "duration", "width", "height", "fps", "thumbnail_url", "renditions",
-    "hls_url", "original_url",
+    "hls_url", "storyboard_url", "original_url",
 }
 
 
