@@ -22,7 +22,7 @@ from domain.uploads.stores import chunk_bytes
 from domain.videos import selectors
 from domain.videos.models import Video
 from domain.videos.services import video_delete, video_reprocess, video_update
-from web.media.signing import video_hls_url, video_media_url
+from web.media.signing import video_hls_url, video_media_url, video_storyboard_url
 
 PAGE_SIZE = 24
 LIBRARY_FILTERS = {"all": "Everything", "mine": "Mine", "public": "Public"}
@@ -106,6 +106,7 @@ def watch_view(request, video_id: str):
             "sources": sources,
             "current": current,
             "hls_url": hls_url,
+            "storyboard_url": video_storyboard_url(video=video),
             # A failed video with nothing to play gets its reason, not an empty black box.
             "has_player": bool(sources or hls_url) or video.status != Video.Status.FAILED,
             "speeds": SPEEDS,
