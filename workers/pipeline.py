@@ -168,8 +168,7 @@ def transcode(
     for i, rung in enumerate(rungs):
         graph += f";[s{i}]scale={rung.width}:{rung.height},setsar=1,format=yuv420p[v{i}]"
     if storyboard:
-        graph += (f";[s{len(rungs)}]fps=1/{storyboard.interval},scale={storyboard.width}:{storyboard.height},"
-                  f"setsar=1,tile={COLUMNS}x{storyboard.rows}[sb]")
+        graph += f";[s{len(rungs)}]fps=1/{storyboard.interval},scale={storyboard.width}:{storyboard.height},setsar=1[sb]"
     span = (part.start, part.length) if part else (None, None)
     args = [*ffmpeg.input_args(src, probe.format_name, seek=span[0], read_seconds=span[1]), "-filter_complex", graph]
     audio = probe.has_audio and (part is None or part.with_audio)
@@ -202,23 +201,42 @@ def transcode(
         "-hls_segment_filename", "%v/seg_%05d.m4s", f"%v/{VARIANT_PLAYLIST}",
     ]  # fmt: skip
     if storyboard:
+        # One JPEG per thumbnail, laid on sheets after the run (_tile): a tile filter here would
+        # hold its output back for a whole sheet, and ffmpeg would report no progress meanwhile.
         args += ["-map", "[sb]", "-c:v", "mjpeg", "-q:v", "5", "-fps_mode", "passthrough",
-                 "-f", "image2", "-start_number", "0", f"{STORYBOARD_FOLDER}/{SHEET}"]  # fmt: skip
+                 "-f", "image2", "-start_number", "0", f"{STORYBOARD_FOLDER}/{_THUMB}"]  # fmt: skip
     pixel_rate = probe.width * probe.height * fps / (1920 * 1080 * 30)
     length = part.length if part else probe.duration
     budget = 60 + length * TRANSCODE_CPU_PER_SECOND * max(1.0, pixel_rate) + (probe.duration if audio else 0)
 
     def on_seconds(seconds: float) -> None:
+        # ffmpeg reports the time it has written without the -output_ts_offset (until its last
+        # report, which adds it: min() keeps that at the end).
         if on_progress:
-            on_progress(max(0.0, min(1.0, (seconds - offset) / length)))
+            on_progress(min(1.0, seconds / length))
 
     folder.mkdir()
     if storyboard:
         (folder / STORYBOARD_FOLDER).mkdir()
     # The HLS muxer names its files relative to where it runs: the playlists' URIs are relative.
     _run(args, [folder], timeout=budget, cpu_seconds=budget, on_seconds=on_seconds, cwd=folder)
+    if storyboard:
+        _tile(folder / STORYBOARD_FOLDER, storyboard, [folder])
     if on_progress:
         on_progress(1.0)
+
+
+_THUMB = "thumb_%05d.jpg"
+
+
+def _tile(thumbs: Path, grid: Grid, outputs: list[Path]) -> None:
+    """The thumbnails (our own small JPEGs, not the upload) laid on the grid's sheets, in place."""
+    args = ["-protocol_whitelist", "file", "-f", "image2", "-framerate", "1", "-start_number", "0",
+            "-i", f"file:{thumbs / _THUMB}", "-vf", f"tile={COLUMNS}x{grid.rows}", "-c:v", "mjpeg", "-q:v", "5",
+            "-fps_mode", "passthrough", "-f", "image2", "-start_number", "0", f"file:{thumbs / SHEET}"]  # fmt: skip
+    _run(args, outputs, timeout=120, cpu_seconds=60)
+    for thumb in thumbs.glob(_THUMB.replace("%05d", "*")):
+        thumb.unlink()
 
 
 def _max_kbps(rung: Rung) -> int:
