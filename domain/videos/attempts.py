@@ -40,6 +40,7 @@ from domain.storage import storage_delete_under, storage_replace
 from domain.videos.hls import MASTER, hls_folder_of, hls_prefix_of
 from domain.videos.models import Claim, JobStep, Rendition, Video, storage_prefix_of
 from domain.videos.services import video_enqueue
+from domain.videos.storyboard import STORYBOARD
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,8 @@ def video_mark_ready(
         default_storage.delete(old.file)
     if not Rendition.objects.filter(video_id=claim.video_id).exists():
         return False
-    playlist = {"hls_playlist": hls_folder_of(claim.video_id, claim.token) + MASTER} if hls else {}
+    folder = hls_folder_of(claim.video_id, claim.token)
+    playlist = {"hls_playlist": folder + MASTER, "storyboard": folder + STORYBOARD} if hls else {}
     if not Video.mark_ready(
         claim.video_id, claim.token, duration=duration, width=width, height=height, fps=fps, **playlist
     ):

@@ -92,6 +92,9 @@ class Video(models.Model):
     # The HLS master playlist, set once the lowest rung's first segments are stored: from then on
     # the video plays while it is transcoded (its media playlists grow until the video is ready).
     hls_playlist = models.CharField(max_length=500, blank=True, default="", db_default="")
+    # The storyboard's WebVTT (domain/videos/storyboard.py), made with the HLS it sits beside; set
+    # when that HLS is ready, so a video processed before storyboards has none.
+    storyboard = models.CharField(max_length=500, blank=True, default="", db_default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     # The running attempt's claim token (see the module docstring); empty before the first claim.
     claim = models.CharField(max_length=32, blank=True, default="", db_default="", editable=False)

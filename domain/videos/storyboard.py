@@ -78,11 +78,6 @@ def storyboard_vtt(spans: list[tuple[str, Grid]]) -> str:
     return "WEBVTT\n\n" + "\n\n".join(cue for folder, grid in spans for cue in grid.cues(folder)) + "\n"
 
 
-def storyboard_of(hls_playlist: str) -> str:
-    """Where the storyboard of the attempt whose master playlist is `hls_playlist` is stored."""
-    return posixpath.join(posixpath.dirname(hls_playlist), STORYBOARD)
-
-
 def is_storyboard(name: str) -> bool:
     """True for an attempt's storyboard (never an original, whatever its name)."""
     parts = name.split("/")

@@ -15,7 +15,7 @@ from django.utils.crypto import constant_time_compare
 
 from domain.videos.hls import playlist_resolve, playlist_rewrite
 from domain.videos.models import Video
-from domain.videos.storyboard import storyboard_of, storyboard_rewrite
+from domain.videos.storyboard import storyboard_rewrite
 from web.headers import whole_number
 
 _SALT = "practika.media"
@@ -71,11 +71,11 @@ def video_storyboard_with_urls(*, video: Video, name: str, text: str) -> str:
 
 
 def video_storyboard_url(*, video: Video) -> str | None:
-    """The URL of the video's storyboard, once it is ready: the attempt that made what plays made
-    it in the same run."""
-    if not video.hls_playlist or video.status != Video.Status.READY:
+    """The URL of the video's storyboard, once it is ready (a video processed before storyboards
+    has none)."""
+    if not video.storyboard or video.status != Video.Status.READY:
         return None
-    return video_media_url(video=video, name=storyboard_of(video.hls_playlist))
+    return video_media_url(video=video, name=video.storyboard)
 
 
 def video_hls_url(*, video: Video) -> str | None:

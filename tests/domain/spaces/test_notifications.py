@@ -3,8 +3,10 @@ mail server fails, and never at the cost of the notification row."""
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import time
+from contextlib import contextmanager
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -63,13 +65,30 @@ def test_nothing_is_queued_before_the_commit(django_capture_on_commit_callbacks,
     assert not mail.outbox, "the request never sends mail itself"
 
 
+def _loggers() -> list[logging.Logger]:
+    return [logging.getLogger(), *(log for log in logging.Logger.manager.loggerDict.values() if isinstance(log, logging.Logger))]
+
+
+@contextmanager
+def logging_kept():
+    """Celery's test worker sets up logging for the whole process (handlers of its own on the root
+    logger and others); the rest of the suite runs with the project's LOGGING, put back after."""
+    saved = {log: (log.handlers[:], log.level, log.propagate) for log in _loggers()}
+    try:
+        yield
+    finally:
+        for log in _loggers():
+            log.handlers[:], level, log.propagate = saved.get(log, ([], logging.NOTSET, True))
+            log.setLevel(level)
+
+
 @pytest.mark.slow
 def test_a_reply_reaches_the_coachs_inbox_through_a_real_worker_retrying_a_failed_send(
     transactional_db, clean_redis, settings
 ):
     settings.EMAIL_BACKEND = f"{FlakyBackend.__module__}.FlakyBackend"
     FlakyBackend.failures = 1
-    with start_worker(celery_app, pool="solo", queues=[settings.SHORT_QUEUE], perform_ping_check=False):
+    with logging_kept(), start_worker(celery_app, pool="solo", queues=[settings.SHORT_QUEUE], perform_ping_check=False):
         story = practice_story()
         wait_for(lambda: len(mail.outbox) == 3, 30, "Carla's three mails, one of them sent again")
     assert FlakyBackend.failures == 0, "the first send failed and was retried"

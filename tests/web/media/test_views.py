@@ -377,6 +377,8 @@ def test_a_ready_videos_storyboard_hands_the_player_signed_sheets(client, alice,
     Video.objects.filter(id=private.id).update(status="processing")
     assert client.get(f"/core/api/videos/{private.id}/").json()["storyboard_url"] is None, "not before ready"
     Video.objects.filter(id=private.id).update(status="ready")
+    assert client.get(f"/core/api/videos/{private.id}/").json()["storyboard_url"] is None, "made before storyboards"
+    Video.objects.filter(id=private.id).update(storyboard=f"{folder}/storyboard.vtt")
     url = client.get(f"/core/api/videos/{private.id}/").json()["storyboard_url"]
     client.logout()
     assert client.get(url.split("?")[0]).status_code == 404, "private: signed only"

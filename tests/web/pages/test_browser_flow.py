@@ -148,7 +148,7 @@ def test_sign_up_upload_watch_practise_and_delete(live, browse, clip, media_root
     page.get_by_text("Edit details").click()
     page.get_by_label("Visibility").select_option("unlisted")
     page.get_by_label("Description").fill("Metronome at 60, then 72.")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("Saved.")).to_be_visible()
     expect(page.locator(".description")).to_have_text("Metronome at 60, then 72.")
     page.get_by_role("button", name="Copy link").click()
