@@ -117,6 +117,8 @@ def test_a_member_replies_and_the_coach_sees_who_has_answered(client, exercise, 
     page = client.get(f"/exercises/{exercise.pk}/")
     assert page.context["answered"] == ["student"] and page.context["waiting"] == []
     assert "My open strings" in page.content.decode()
+    compare = f"/compare/?a={exercise.video_id}&amp;b={take.id}"
+    assert compare in page.content.decode(), "each reply opens beside the demonstration"
 
 
 def test_replies_are_the_authors_and_the_coaches_unless_shown_to_all(client, space, exercise, student, coach):
