@@ -40,6 +40,7 @@ PUBLIC_TOKEN = "videos:changed:public"
 LISTED_FIELDS = frozenset({
     "id", "title", "description", "visibility", "owner", "status", "progress", "error",
     "created_at", "processed_at", "duration", "width", "height", "fps", "poster", "original", "hls_playlist",
+    "storyboard",
 })
 # A caller who stops listing leaves a token behind; it goes by itself. A missing token only means
 # the next page is built (and a new token started), never that a stale page is served.

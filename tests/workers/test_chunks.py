@@ -14,7 +14,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from domain.videos.hls import MASTER, playlist_ended, playlist_resolve, playlist_uris
-from domain.videos.models import Chunk, Video
+from domain.videos.models import Chunk, JobStep, Video
 from tests.domain.videos.test_attempts import add_video, steps
 from tests.workers.test_pipeline import counted
 from tests.workers.test_processing import hls_stored, kill_tree, status_of, wait_for
@@ -123,7 +123,8 @@ def test_two_worker_nodes_share_one_video_s_parts_and_a_killed_one_s_part_is_don
             return None
         trees = [tree_of(proc.popen.pid) for proc in (first, second)]
         home = [pid_of(first_part) in tree for tree in trees]
-        away = [row for row in later if [pid_of(row) in tree for tree in trees] == [not h for h in home]]
+        away = [row for row in later if [pid_of(row) in tree for tree in trees] == [not h for h in home]
+                and JobStep.objects.filter(video=video, step=f"part {row.index + 1}", outcome="running").exists()]
         return away and (home.index(True), away[0])
 
     coordinating, busy = wait_for(elsewhere, 120, "a part to run on the other worker", first)

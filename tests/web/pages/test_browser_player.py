@@ -156,7 +156,9 @@ def test_hls_plays_seeks_loops_and_steps_through_hlsjs(live, browse, clip, ffmpe
     at = _player(page)["t"]
     page.keyboard.press(".")
     page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {at + 1 / 30}) < 0.005")
+    # Each press after the frame it moved to is on screen, as a person steps.
     page.keyboard.press(",")
+    page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {at}) < 0.005")
     page.keyboard.press(",")
     page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {at - 1 / 30}) < 0.005")
 
