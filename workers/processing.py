@@ -294,11 +294,10 @@ def _encode_here(
     own = job.workdir / f"part-{chunk.index}"
     variants = [rung.label for rung in pipeline.ladder(probe)] + [STORYBOARD_FOLDER]
     variants += [AUDIO_VARIANT] if chunk.index == 0 and probe.has_audio else []
-    for variant in variants:
-        link = folder / variant / PART_FOLDER.format(index=chunk.index)
+    links = [folder / variant / PART_FOLDER.format(index=chunk.index) for variant in variants]
+    for link, variant in zip(links, variants):
         link.parent.mkdir(exist_ok=True)
-        if not link.is_symlink():
-            link.symlink_to(own / variant, target_is_directory=True)
+        link.symlink_to(own / variant, target_is_directory=True)
     started = time.monotonic()
     try:
         with job.step(f"part {chunk.index + 1}"):
@@ -317,6 +316,9 @@ def _encode_here(
     except Exception as exc:
         chunks.chunk_fail(chunk=chunk, error=str(exc) if isinstance(exc, MediaRejected) else attempts.PROCESSING_FAILED)
         shutil.rmtree(own, ignore_errors=True)
+        # The part may be done elsewhere next and fetched into real folders in their place.
+        for link in links:
+            link.unlink(missing_ok=True)
         return False
 
 
