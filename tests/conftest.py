@@ -92,6 +92,13 @@ def clean_redis(redis_url) -> str:
 
 
 @pytest.fixture
+def story(db):
+    """The practice-loop cast of tests/practice.py: a space, its coach, members, an exercise and a reply."""
+    from tests.practice import practice_story
+    return practice_story()
+
+
+@pytest.fixture
 def postgres(db) -> None:
     need("PostgreSQL (DATABASE_URL=postgres://...)", connection.vendor == "postgresql")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from domain.spaces import services
 from domain.spaces.models import Exercise, Reply, Space
@@ -48,3 +49,11 @@ def practice_story(*, visibility: str = "private", replies_visible: bool = False
     reply_video = make_video(author, visibility)
     reply = services.reply_create(exercise=exercise, author=author, video_id=reply_video.pk, note="First try")
     return Story(coach, author, member, stranger, staff, space, demo, exercise, reply_video, reply)
+
+
+def signed_in(user) -> Client:
+    """A test client with `user`'s session; None stays anonymous."""
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client

@@ -16,7 +16,7 @@ import pytest
 from django.test import Client
 
 from domain.spaces import services
-from tests.practice import practice_story
+from tests.practice import practice_story, signed_in
 from tests.web.api.test_videos import make_video
 
 pytestmark = pytest.mark.django_db
@@ -27,10 +27,7 @@ IN_SPACE = {"member", "author", "coach"}
 
 
 def client_for(story, role: str) -> Client:
-    client = Client()
-    if role != "anonymous":
-        client.force_login(story.user(role))
-    return client
+    return signed_in(story.user(role))
 
 
 def outside(role: str) -> set[int]:

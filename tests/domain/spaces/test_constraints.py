@@ -6,15 +6,9 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from domain.spaces.models import Comment, Exercise, Membership, Reply
-from tests.practice import practice_story
 from tests.web.api.test_videos import make_video
 
 pytestmark = pytest.mark.usefixtures("postgres")
-
-
-@pytest.fixture
-def story(db):
-    return practice_story()
 
 
 def refused(write) -> None:

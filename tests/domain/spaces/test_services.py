@@ -16,15 +16,9 @@ from domain.spaces.models import (
     Space,
 )
 from domain.videos.services import video_delete
-from tests.practice import practice_story
 from tests.web.api.test_videos import make_video
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def story(db):
-    return practice_story()
 
 
 def refusal(call) -> DomainError:

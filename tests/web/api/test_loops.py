@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from domain.videos.models import SavedLoop
-from tests.practice import practice_story
+from tests.practice import signed_in
 from tests.web.api.test_videos import make_video
 
 pytestmark = pytest.mark.django_db
@@ -14,24 +14,12 @@ pytestmark = pytest.mark.django_db
 LOOP_KEYS = {"id", "video", "name", "a", "b", "created_at"}
 
 
-@pytest.fixture
-def story(db):
-    return practice_story()
-
-
-def as_user(user) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
-
-
 def save(client, video_id: str, **body):
     return client.post(f"/core/api/videos/{video_id}/loops/", body, content_type="application/json")
 
 
 def test_a_student_saves_names_and_deletes_loops_on_the_demonstration(story):
-    mia = as_user(story.author)
+    mia = signed_in(story.author)
     url = f"/core/api/videos/{story.demo.pk}/loops/"
     made = save(mia, story.demo.pk, name="Shift to third", a=1.25, b=1.75)
     assert made.status_code == 201, made.content
@@ -50,8 +38,8 @@ def test_a_student_saves_names_and_deletes_loops_on_the_demonstration(story):
 
 
 def test_loops_are_their_owners_alone(story):
-    loop = save(as_user(story.author), story.demo.pk, name="Mine", a=0, b=1).json()
-    coach = as_user(story.coach)
+    loop = save(signed_in(story.author), story.demo.pk, name="Mine", a=0, b=1).json()
+    coach = signed_in(story.coach)
     assert coach.get(f"/core/api/videos/{story.demo.pk}/loops/").json()["count"] == 0
     for method in ("get", "patch", "delete"):
         response = getattr(coach, method)(f"/core/api/videos/{story.demo.pk}/loops/{loop['id']}/",
@@ -62,7 +50,7 @@ def test_loops_are_their_owners_alone(story):
 
 def test_a_video_you_may_not_watch_is_a_404_and_anonymous_callers_are_refused(story):
     private = make_video(story.coach)
-    for client in (as_user(story.stranger), as_user(story.member)):
+    for client in (signed_in(story.stranger), signed_in(story.member)):
         assert client.get(f"/core/api/videos/{private.pk}/loops/").status_code == 404
         assert save(client, private.pk, name="x", a=0, b=1).status_code == 404
     anonymous = Client().get(f"/core/api/videos/{story.demo.pk}/loops/")
@@ -75,13 +63,13 @@ def test_a_video_you_may_not_watch_is_a_404_and_anonymous_callers_are_refused(st
     {"name": "x", "a": 0, "b": 2.5}, {"name": " ", "a": 0, "b": 1}, {"name": "x", "a": 0},
 ])
 def test_a_loop_whose_b_is_not_after_a_or_outside_the_video_is_a_400(story, body):
-    response = save(as_user(story.author), story.demo.pk, **body)
+    response = save(signed_in(story.author), story.demo.pk, **body)
     assert response.status_code == 400 and isinstance(response.json()["error"], str)
     assert not SavedLoop.objects.exists()
 
 
 def test_a_change_is_checked_with_the_times_it_keeps(story):
-    mia = as_user(story.author)
+    mia = signed_in(story.author)
     loop = save(mia, story.demo.pk, name="x", a=1, b=1.5).json()
     response = mia.patch(f"/core/api/videos/{story.demo.pk}/loops/{loop['id']}/", {"a": 1.6},
                          content_type="application/json")

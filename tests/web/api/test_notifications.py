@@ -3,38 +3,26 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
-from tests.practice import practice_story
+from tests.practice import signed_in
 
 pytestmark = pytest.mark.django_db
 
 NOTIFICATION_KEYS = {"id", "kind", "text", "url", "created_at", "read"}
 
 
-@pytest.fixture
-def story(db):
-    return practice_story()
-
-
-def as_user(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_the_coach_hears_of_joins_and_replies_newest_first(story):
-    body = as_user(story.coach).get("/core/api/notifications/").json()
+    body = signed_in(story.coach).get("/core/api/notifications/").json()
     assert [(n["kind"], n["read"]) for n in body["results"]] == [("reply", False), ("joined", False), ("joined", False)]
     assert set(body["results"][0]) == NOTIFICATION_KEYS
     assert body["results"][0]["url"] == f"/exercises/{story.exercise.pk}/"
-    assert as_user(story.stranger).get("/core/api/notifications/").json()["count"] == 0
+    assert signed_in(story.stranger).get("/core/api/notifications/").json()["count"] == 0
 
 
 def test_marking_read_by_id_touches_only_mine(story):
-    coach = as_user(story.coach)
+    coach = signed_in(story.coach)
     first = coach.get("/core/api/notifications/").json()["results"][0]["id"]
-    stolen = as_user(story.stranger).post("/core/api/notifications/read/", {"ids": [first]},
+    stolen = signed_in(story.stranger).post("/core/api/notifications/read/", {"ids": [first]},
                                           content_type="application/json")
     assert stolen.json() == {"marked": 0, "unread": 0}
     mine = coach.post("/core/api/notifications/read/", {"ids": [first]}, content_type="application/json")
@@ -44,5 +32,5 @@ def test_marking_read_by_id_touches_only_mine(story):
 
 
 def test_marking_nothing_is_a_400(story):
-    response = as_user(story.coach).post("/core/api/notifications/read/", {}, content_type="application/json")
+    response = signed_in(story.coach).post("/core/api/notifications/read/", {}, content_type="application/json")
     assert response.status_code == 400 and "ids" in response.json()["error"]

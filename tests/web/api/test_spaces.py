@@ -6,26 +6,15 @@ import pytest
 from django.test import Client
 
 from domain.spaces.models import Membership, Space
-from tests.practice import practice_story
+from tests.practice import signed_in
 
 pytestmark = pytest.mark.django_db
 
 SPACE_KEYS = {"id", "name", "owner", "role", "members", "invite_url"}
 
 
-@pytest.fixture
-def story(db):
-    return practice_story()
-
-
-def as_user(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_a_coach_creates_a_space_and_is_its_first_coach(django_user_model):
-    client = as_user(django_user_model.objects.create_user("carla"))
+    client = signed_in(django_user_model.objects.create_user("carla"))
     response = client.post("/core/api/spaces/", {"name": "Cello class"}, content_type="application/json")
     assert response.status_code == 201, response.content
     body = response.json()
@@ -36,22 +25,22 @@ def test_a_coach_creates_a_space_and_is_its_first_coach(django_user_model):
 
 
 def test_a_nameless_space_is_refused_with_a_sentence(django_user_model):
-    client = as_user(django_user_model.objects.create_user("carla"))
+    client = signed_in(django_user_model.objects.create_user("carla"))
     response = client.post("/core/api/spaces/", {"name": ""}, content_type="application/json")
     assert response.status_code == 400 and response.json()["error"].startswith("name:")
     assert not Space.objects.exists()
 
 
 def test_the_list_holds_only_my_spaces(story, django_user_model):
-    as_user(story.stranger).post("/core/api/spaces/", {"name": "Sam's band"}, content_type="application/json")
-    body = as_user(story.author).get("/core/api/spaces/").json()
+    signed_in(story.stranger).post("/core/api/spaces/", {"name": "Sam's band"}, content_type="application/json")
+    body = signed_in(story.author).get("/core/api/spaces/").json()
     assert body["count"] == 1 and set(body) == {"count", "next", "previous", "results"}
     space = body["results"][0]
     assert (space["name"], space["role"], space["members"], space["invite_url"]) == ("Violin studio", "member", 3, None)
 
 
 def test_joining_by_code_is_harmless_twice(story):
-    client = as_user(story.stranger)
+    client = signed_in(story.stranger)
     for _ in range(2):
         response = client.post("/core/api/spaces/join/", {"code": story.space.invite_code},
                                content_type="application/json")
@@ -62,12 +51,12 @@ def test_joining_by_code_is_harmless_twice(story):
 
 
 def test_a_stranger_finds_no_space(story):
-    response = as_user(story.stranger).get(f"/core/api/spaces/{story.space.pk}/")
+    response = signed_in(story.stranger).get(f"/core/api/spaces/{story.space.pk}/")
     assert response.status_code == 404 and response.json() == {"error": "No such space."}
 
 
 def test_a_coach_promotes_and_removes_members(story):
-    coach = as_user(story.coach)
+    coach = signed_in(story.coach)
     url = f"/core/api/spaces/{story.space.pk}/members/"
     promoted = coach.patch(f"{url}mia/", {"role": "coach"}, content_type="application/json")
     assert promoted.status_code == 200 and promoted.json() == {"username": "mia", "role": "coach"}
@@ -77,19 +66,19 @@ def test_a_coach_promotes_and_removes_members(story):
 
 
 def test_members_may_not_change_roles_and_the_last_coach_stays(story):
-    member = as_user(story.member)
+    member = signed_in(story.member)
     url = f"/core/api/spaces/{story.space.pk}/members/"
     refused = member.patch(f"{url}max/", {"role": "coach"}, content_type="application/json")
     assert refused.status_code == 403 and refused.json() == {"error": "Only the coaches of this space can do that."}
-    last = as_user(story.coach).patch(f"{url}carla/", {"role": "member"}, content_type="application/json")
+    last = signed_in(story.coach).patch(f"{url}carla/", {"role": "member"}, content_type="application/json")
     assert last.status_code == 409 and "coach" in last.json()["error"]
-    bad = as_user(story.coach).patch(f"{url}mia/", {"role": "owner"}, content_type="application/json")
+    bad = signed_in(story.coach).patch(f"{url}mia/", {"role": "owner"}, content_type="application/json")
     assert bad.status_code == 400 and bad.json()["error"].startswith("role:")
 
 
 def test_a_coach_deletes_the_space(story):
-    assert as_user(story.member).delete(f"/core/api/spaces/{story.space.pk}/").status_code == 403
-    assert as_user(story.coach).delete(f"/core/api/spaces/{story.space.pk}/").status_code == 204
+    assert signed_in(story.member).delete(f"/core/api/spaces/{story.space.pk}/").status_code == 403
+    assert signed_in(story.coach).delete(f"/core/api/spaces/{story.space.pk}/").status_code == 204
     assert not Space.objects.exists()
 
 
