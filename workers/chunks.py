@@ -61,8 +61,16 @@ def part_encode(
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     part = pipeline.Part(chunk.start, chunk.length, with_audio=chunk.index == 0)
-    grid = part_grid(chunk, probe)
-    pipeline.transcode(src, probe, pipeline.ladder(probe), own, on_progress=beat, part=part, storyboard=grid)
+    grid, ladder = part_grid(chunk, probe), pipeline.ladder(probe)
+    if part.with_audio and probe.has_audio:
+        # Its sound comes from a second input, and ffmpeg 5.1 reads for the output stream furthest
+        # behind, which one thumbnail every few seconds always is: it reads ahead in the picture's
+        # input while the sound lags, and the first segments waited 10-20 s (measured on a 10-minute
+        # source). Its thumbnails come from its own smallest rung instead.
+        pipeline.transcode(src, probe, ladder, own, on_progress=beat, part=part)
+        pipeline.storyboard_from_rung(own, ladder[0], grid)
+    else:
+        pipeline.transcode(src, probe, ladder, own, on_progress=beat, part=part, storyboard=grid)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 

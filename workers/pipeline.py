@@ -229,6 +229,24 @@ def transcode(
 _THUMB = "thumb_%05d.jpg"
 
 
+def storyboard_from_rung(folder: Path, rung: Rung, grid: Grid) -> None:
+    """The span's thumbnail sheets in `folder/STORYBOARD_FOLDER`, from the rung's finished HLS
+    variant in `folder` (our own small encode, not the upload): the same frames transcode's
+    storyboard would pick, for a run that could not make them (see workers.chunks.part_encode)."""
+    thumbs = folder / STORYBOARD_FOLDER
+    thumbs.mkdir()
+    joined = thumbs / f"{rung.label}.mp4"
+    _join_segments(folder / rung.label, joined)
+    picture = f"fps=1/{grid.interval},scale={grid.width}:{grid.height},setsar=1"  # as transcode's storyboard
+    args = [*ffmpeg.input_args(joined, "mov"), "-vf", picture, "-c:v", "mjpeg", "-q:v", "5",
+            "-fps_mode", "passthrough", "-f", "image2", "-start_number", "0", f"file:{thumbs / _THUMB}"]  # fmt: skip
+    try:
+        _run(args, [thumbs], timeout=120 + grid.length, cpu_seconds=60 + grid.length / 10)
+    finally:
+        joined.unlink(missing_ok=True)
+    _tile(thumbs, grid, [thumbs])
+
+
 def _tile(thumbs: Path, grid: Grid, outputs: list[Path]) -> None:
     """The thumbnails (our own small JPEGs, not the upload) laid on the grid's sheets, in place."""
     args = ["-protocol_whitelist", "file", "-f", "image2", "-framerate", "1", "-start_number", "0",

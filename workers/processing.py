@@ -187,6 +187,16 @@ def _remove_crashed_workdirs(video_id: str) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _remux(job: _Attempt, src: Path, probe: Probe, made: set[str]) -> None:
+    """A browser-safe source as it is, a faststart MP4, stored as its rendition and `made`."""
+    if probe.browser_safe:
+        with job.step("remux"):
+            remuxed = job.workdir / "remux.mp4"
+            rung = pipeline.remux_faststart(src, probe, remuxed)
+            job.store_rendition(rung, remuxed)
+            made.add(rung.label)
+
+
 def _transcode(job: _Attempt, src: Path, probe: Probe, rungs: list[pipeline.Rung], made: set[str]) -> None:
     """The ladder as HLS, published as it grows, then the MP4 renditions joined from it (a rung
     `made` already, a browser-safe source's remux, keeps that one)."""
@@ -232,8 +242,16 @@ def _transcode_in_parts(job: _Attempt, src: Path, probe: Probe, rungs: list[pipe
     folder.mkdir()
     publisher = PartsPublisher(folder, store=job.store_hls, parts=len(plan), master=job.workdir / "part-0" / MASTER)
     first = chunks.chunk_take(chunk_id=plan[0].id, worker=worker_name())
-    for chunk in plan[1:]:
-        chunks.chunk_enqueue(chunk=chunk)
+    # The other parts are offered once the first plays (or failed): a worker on the same machine
+    # would otherwise halve the speed of the part the viewer waits for.
+    waiting = plan[1:]
+
+    def offer_the_rest() -> None:
+        nonlocal waiting
+        for chunk in waiting:
+            chunks.chunk_enqueue(chunk=chunk)
+        waiting = []
+
     here: set[int] = set()
     # Each part's progress as last seen (the whole bar is their mean), this attempt's own as it goes.
     done = {chunk.index: 0.0 for chunk in plan}
@@ -244,12 +262,15 @@ def _transcode_in_parts(job: _Attempt, src: Path, probe: Probe, rungs: list[pipe
             done[index] = fraction
         report(sum(done.values()) / len(done))
         job.publish(publisher)
+        if job.hls_playable:
+            offer_the_rest()
 
     try:
         while True:
             if first is not None:
                 mine, first = first, None
             else:
+                offer_the_rest()
                 mine = chunks.chunk_take(claim=job.claim, worker=worker_name())
             if mine is not None:
                 if _encode_here(job, folder, mine, src, probe, lambda f, i=mine.index: progress(i, f)):
@@ -272,6 +293,7 @@ def _transcode_in_parts(job: _Attempt, src: Path, probe: Probe, rungs: list[pipe
             for row in chunks.chunks_recover_silent(claim=job.claim, silent_for=settings.VIDEO_CHUNK_SILENT_SECONDS):
                 chunks.chunk_enqueue(chunk=row)
             time.sleep(PARTS_POLL_SECONDS)
+        _remux(job, src, probe, made)
         with job.step("join"):
             job.publish(publisher)
             spans = [(f"{STORYBOARD_FOLDER}/{PART_FOLDER.format(index=c.index)}", part_grid(c, probe)) for c in plan]
@@ -361,17 +383,14 @@ def _run(job: _Attempt) -> None:
     job.beat(Progress.POSTER)
     ladder = pipeline.ladder(probe)
     made: set[str] = set()
-    if probe.browser_safe:
-        # A rendition within seconds, before the first HLS segments of the ladder.
-        with job.step("remux"):
-            remuxed = job.workdir / "remux.mp4"
-            rung = pipeline.remux_faststart(src, probe, remuxed)
-            job.store_rendition(rung, remuxed)
-            made.add(rung.label)
-        job.beat(Progress.TRANSCODING)
     if probe.duration > settings.VIDEO_CHUNKED_FROM:
+        # A long source plays by HLS as soon as a short one does, so its remux (seconds of copying
+        # at this length) waits for the join.
         _transcode_in_parts(job, src, probe, ladder, made)
     else:
+        # A rendition within seconds, before the first HLS segments of the ladder.
+        _remux(job, src, probe, made)
+        job.beat(Progress.TRANSCODING)
         _transcode(job, src, probe, ladder, made)
     # The ladder names the renditions a video keeps; a remux outside it (a 4K source) served
     # only for instant playback.

@@ -604,3 +604,36 @@ def test_the_storyboard_comes_from_the_same_decode_as_the_ladder(clip, tmp_path,
 
     assert mean(0, 6 * 160) > 30 and mean(6 * 160, 1600) < 5, "six thumbnails, then nothing"
     assert len([run for run in ffmpeg_runs() if f"file:{src}" in run]) == 1, "no second decode"
+
+
+def sheet_cells(sheet: Path, grid: Grid) -> list[bytes]:
+    """The thumbnails on a sheet's first row, each as its gray pixels."""
+    with av.open(str(sheet)) as image:
+        gray = next(image.decode(video=0)).reformat(format="gray")
+    plane, stride = bytes(gray.planes[0]), gray.planes[0].line_size
+    return [b"".join(plane[y * stride + i * grid.width : y * stride + (i + 1) * grid.width] for y in range(grid.height))
+            for i in range(grid.count)]  # fmt: skip
+
+
+def test_thumbnails_from_a_parts_smallest_rung_are_the_frames_its_own_run_picks(clip, tmp_path):
+    src = clip("long.mp4", seconds=7, width=640, height=360)
+    probe = probe_file(src, max_seconds=LONG_ENOUGH)
+    part, rungs = pipeline.Part(0.0, 6.0, with_audio=True), pipeline.ladder(probe)
+    size = thumb_size(probe.width, probe.height)
+    # A thumbnail every 3 s, which does not divide the 10 s where the rung starts on the timeline
+    # (the fps filter counts from the first frame); which moments they show, a thumbnail of every
+    # second tells.
+    each_second, every_third = Grid(0.0, 6.0, 1, *size), Grid(0.0, 6.0, 3, *size)
+    pipeline.transcode(src, probe, rungs, tmp_path / "seconds", part=part, storyboard=each_second)
+    pipeline.transcode(src, probe, rungs, tmp_path / "inline", part=part, storyboard=every_third)
+    pipeline.transcode(src, probe, rungs, tmp_path / "rung", part=part)
+    pipeline.storyboard_from_rung(tmp_path / "rung", rungs[0], every_third)
+    assert sorted(path.name for path in (tmp_path / "rung" / STORYBOARD_FOLDER).iterdir()) == ["sheet_000.jpg"]
+    reference = sheet_cells(tmp_path / "seconds" / STORYBOARD_FOLDER / "sheet_000.jpg", each_second)
+
+    def shown(run: str) -> list[int]:
+        cells = sheet_cells(tmp_path / run / STORYBOARD_FOLDER / "sheet_000.jpg", every_third)
+        distance = lambda a, b: sum(abs(x - y) for x, y in zip(a, b))  # noqa: E731
+        return [min(range(len(reference)), key=lambda second: distance(cell, reference[second])) for cell in cells]
+
+    assert shown("rung") == shown("inline")
