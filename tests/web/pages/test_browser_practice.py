@@ -211,3 +211,38 @@ def test_a_take_recorded_on_the_exercise_page_is_the_reply(live, browse):
     expect(page.get_by_text("Replied. The coaches have been told.")).to_be_visible()
     assert Reply.objects.get(exercise=exercise).video_id == take.id
     assert b.errors == []
+
+
+def test_a_comment_is_answered_with_a_take_recorded_on_the_watch_page(live, browse, clip):
+    b = browse()
+    page = b.new_page()
+    signup(page, live, "cleo")
+    demo = _upload_ready(page, live, clip("bowing.mp4", seconds=4), "Bowing demo")
+    page.goto(live(f"/videos/{demo.id}/"))
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
+    page.evaluate("() => { document.getElementById('player').currentTime = 1; }")
+    page.wait_for_function("() => !document.getElementById('player').seeking")
+    page.keyboard.press("c")
+    page.keyboard.type("Watch my elbow here")
+
+    page.get_by_text("A range or a video reply").click()
+    page.get_by_role("button", name="Record a video reply").click()
+    page.wait_for_function("() => document.getElementById('rec-preview').readyState >= 2")
+    page.locator("#rec-title").fill("Elbow, slowly")
+    page.get_by_role("button", name="Start recording").click()
+    expect(page.get_by_role("timer", name="Recording time")).to_have_text("0:02", timeout=20_000)
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_role("button", name="Use this take").click()
+    take_chosen = page.get_by_label("Video reply (optional)")
+    expect(take_chosen).to_have_value(re.compile(r".+"), timeout=30_000)
+    take = Video.objects.get(title="Elbow, slowly")
+    expect(take_chosen).to_have_value(take.id)
+    expect(page.locator("#comment-at")).to_have_text("at 0:01.0")
+    page.get_by_role("button", name="Comment", exact=True).click()
+    expect(page.get_by_role("link", name="Video reply: Elbow, slowly")).to_be_visible()
+    comment = Comment.objects.get()
+    assert (comment.video_id, comment.at, comment.video_reply_id, comment.text) == (demo.id, 1, take.id, "Watch my elbow here")
+    expect(page.locator("#rec-state")).to_have_text("Ready.", timeout=PROCESSING_TIMEOUT_MS)
+    fits(page)
+    shoot(page, "watch-comment-recorded")
+    assert b.errors == []

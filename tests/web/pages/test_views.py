@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -260,3 +261,11 @@ def test_the_upload_page_lists_the_users_interrupted_recordings_to_finish(client
     assert "Bob&#x27;s take" in client.get("/videos/upload/").content.decode()
     client.force_login(User.objects.create_user("carol"))
     assert re.search(r'<section id="interrupted"[^>]* hidden>', client.get("/videos/upload/").content.decode())
+
+
+def test_no_template_comment_spans_lines():
+    """Django's {# #} ends at the line's end: one left open is printed on the page as text."""
+    templates = Path(__file__).resolve().parents[3] / "web"
+    open_comments = [f"{path.name}:{number}" for path in templates.rglob("templates/**/*.html")
+                     for number, line in enumerate(path.read_text().splitlines(), 1) if "{#" in line and "#}" not in line]
+    assert open_comments == []

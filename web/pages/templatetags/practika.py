@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import template
 from django.urls import reverse
 
+from domain.uploads.stores import chunk_bytes
 from domain.videos.models import Video
 from web.pages.compare import compare_link
 
@@ -34,7 +35,8 @@ def comments_panel(context, video) -> dict:
         "owner": user.is_authenticated and video.owner_id == user.pk,
         "watch": reverse("watch", args=["VIDEO_ID"]),
     }
-    return {"request": context.get("request"), "video": video, "user": user, "own_videos": own.only("id", "title") if own else [], "state": state}
+    return {"request": context.get("request"), "video": video, "user": user, "own_videos": own.only("id", "title") if own else [],
+            "state": state, "chunk_bytes": chunk_bytes(), "visibilities": Video.Visibility.choices}
 
 
 @register.simple_tag

@@ -1,5 +1,5 @@
-/* The exercise page: the demonstration plays through player.js, and a take filmed with the
- * recorder is offered as the reply's video as soon as it exists. */
+/* The exercise page: the demonstration plays through player.js; once a take filmed with the
+ * recorder is the reply's video (recorder.js chooses it), "no videos yet" no longer holds. */
 (function () {
   "use strict";
   const P = window.Practika;
@@ -10,11 +10,6 @@
   }
 
   const recorder = document.getElementById("recorder");
-  const choice = document.getElementById("id_video");
-  if (!recorder || !choice) return;
-  recorder.addEventListener("recorded", (e) => {
-    choice.add(new Option(e.detail.title, e.detail.videoId, true, true), 0);
-    const none = document.getElementById("no-videos");
-    if (none) none.hidden = true;
-  });
+  const none = document.getElementById("no-videos");
+  if (recorder && none) recorder.addEventListener("recorded", () => { none.hidden = true; });
 })();

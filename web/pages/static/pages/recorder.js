@@ -1,4 +1,5 @@
-/* The recorder on the upload page: film a take with the camera and upload it while it records.
+/* The recorder (upload page, exercise page, comment form): film a take with the camera and upload
+ * it while it records.
  *
  * MediaRecorder hands over a piece of the take every CHUNK_MS; each is appended to a tus upload
  * whose length is deferred, so the server holds all but the last moments at any time. Stopping
@@ -214,7 +215,9 @@
   function finished(videoId) {
     URL.revokeObjectURL(review.src);
     review.removeAttribute("src");
-    // The page around the recorder may use the new video at once (the exercise page replies with it).
+    // The page around the recorder uses the new video at once: the reply's or the comment's video.
+    const choice = box.dataset.choice && $(box.dataset.choice);
+    if (choice) choice.add(new Option(title.value.trim(), videoId, true, true), choice.options[0] && choice.options[0].value === "" ? 1 : 0);
     box.dispatchEvent(new CustomEvent("recorded", { detail: { videoId, title: title.value.trim() } }));
     take = null;
     follow(videoId, box.querySelector(".processing"), $("rec-state"), $("rec-progress"), $("rec-after"));
