@@ -243,6 +243,8 @@ def test_a_comment_is_answered_with_a_take_recorded_on_the_watch_page(live, brow
     comment = Comment.objects.get()
     assert (comment.video_id, comment.at, comment.video_reply_id, comment.text) == (demo.id, 1, take.id, "Watch my elbow here")
     expect(page.locator("#rec-state")).to_have_text("Ready.", timeout=PROCESSING_TIMEOUT_MS)
-    fits(page)
-    shoot(page, "watch-comment-recorded")
+    for viewport in (DESKTOP, PHONE):
+        page.set_viewport_size(viewport)
+        fits(page)
+        shoot(page, "watch-comment-recorded")
     assert b.errors == []
