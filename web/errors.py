@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from django.shortcuts import render
 
-from web.api.errors import json_error
+from web.api.errors import BODY_TOO_LARGE, json_error
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ def _error_page(request, *, template: str, status: int, sentence: str, context: 
 
 
 def bad_request(request, exception=None):
+    # Django answers a body past DATA_UPLOAD_MAX_MEMORY_SIZE here, as a suspicious request; to an
+    # API client it is simply too large.
+    if isinstance(exception, RequestDataTooBig) and request.path.startswith("/core/"):
+        return json_error(BODY_TOO_LARGE, 413)
     return _error_page(request, template="400.html", status=400, sentence=BAD_REQUEST)
 
 

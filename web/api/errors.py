@@ -12,6 +12,8 @@ from rest_framework.views import exception_handler
 
 from domain.errors import Code, DomainError
 
+BODY_TOO_LARGE = "The request body is larger than this server accepts."
+
 STATUS = {
     Code.INVALID: 400,
     Code.TOO_MANY: 403,

@@ -36,7 +36,7 @@ from domain.videos.selectors import (
     videos_visible_to,
 )
 from web.api import list_cache
-from web.api.errors import domain_error_response, json_error
+from web.api.errors import BODY_TOO_LARGE, domain_error_response, json_error
 from web.api.pagination import Pagination
 from web.api.serializers import (
     VideoDetailSerializer,
@@ -48,7 +48,6 @@ from web.headers import BAD_CONTENT_LENGTH, whole_number
 from web.security import UploadRateThrottle
 
 TOO_LARGE = "The file is larger than this server accepts."
-BODY_TOO_LARGE = "The request body is larger than this server accepts."
 FIELDS_TOO_LARGE = "The title or description is larger than this server accepts."
 ALREADY_PROCESSING = "This video is already being processed; try again when it is done."
 
