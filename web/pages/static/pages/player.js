@@ -167,10 +167,6 @@
     let frame = given;
     let shown = null; // the media time of the frame on screen
     let stepping = null; // a forward step under way: {from: the frame it left, to: the time asked}
-    // A step pressed while playing, until its seek ends: a frame presented meanwhile is one from
-    // before it, and must not stand for the frame on screen (the next step would count from it).
-    let leaving = false;
-    video.addEventListener("seeked", () => { leaving = false; });
     const after = new Map(); // a frame's start (µs) -> the next one's, as played
     const before = new Map();
     const KNOWN = 200000; // frames remembered: an hour at 50 fps
@@ -192,7 +188,7 @@
           if (after.size < KNOWN) { after.set(key(last.at), next.at); before.set(key(next.at), last.at); }
         }
         last = next;
-        if (!leaving) shown = meta.mediaTime;
+        shown = meta.mediaTime;
         // Each seek presents a frame, the same one too: a paused step's seek presents nothing else.
         if (stepping && meta.mediaTime === stepping.from && stepping.to + frame < video.duration) {
           seek(stepping.to += frame);
@@ -223,7 +219,6 @@
       for (let i = 0; i < Math.abs(frames); i++) start = frames > 0 ? nextStart(start) : prevStart(start);
       const to = (start + nextStart(start)) / 2;
       stepping = paused && frames > 0 && shown === here && !after.has(key(here)) ? { from: here, to } : null;
-      leaving = !paused;
       shown = start; // until the browser presents it
       seek(to);
     }
