@@ -100,6 +100,19 @@ def _seek(page, seconds: float) -> None:
     )
 
 
+def _frame_on_screen(page) -> None:
+    """Until the frame a step or seek went to is presented (its seek ended, then two animation
+    frames, after which the browser's frame callbacks have run): as a person sees it before the
+    next press."""
+    page.evaluate(
+        """() => new Promise(done => {
+          const v = document.getElementById('player');
+          const twice = () => requestAnimationFrame(() => requestAnimationFrame(done));
+          if (v.seeking) v.addEventListener('seeked', twice, { once: true }); else twice();
+        })"""
+    )
+
+
 def _options(page) -> list[str]:
     return page.locator("#quality option").evaluate_all("os => os.map(o => o.value)")
 
@@ -151,14 +164,17 @@ def test_hls_plays_seeks_loops_and_steps_through_hlsjs(live, browse, clip, ffmpe
     expect(page.locator("#loop-info")).to_have_text("Loop 0:01.0 – 0:03.2")
 
     # Frame step: it pauses, then each press moves one frame.
+    # Each press after the frame it moved to is on screen, as a person steps.
     page.keyboard.press(".")
     page.wait_for_function("() => document.getElementById('player').paused")
+    _frame_on_screen(page)
     at = _player(page)["t"]
     page.keyboard.press(".")
     page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {at + 1 / 30}) < 0.005")
-    # Each press after the frame it moved to is on screen, as a person steps.
+    _frame_on_screen(page)
     page.keyboard.press(",")
     page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {at}) < 0.005")
+    _frame_on_screen(page)
     page.keyboard.press(",")
     page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {at - 1 / 30}) < 0.005")
 
@@ -234,6 +250,7 @@ def test_without_hls_or_when_it_fails_the_mp4_renditions_play(live, browse, clip
     }
     page.keyboard.press(".")
     page.wait_for_function("() => document.getElementById('player').paused")
+    _frame_on_screen(page)
     at = _player(page)["t"]
     page.keyboard.press(".")
     page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {at + 1 / 25}) < 0.005")
