@@ -185,6 +185,23 @@ def test_coach_and_student_practise_together(live, browse, clip):
     assert coach.errors == [] and student.errors == []
 
 
+def _record_take(page, *, opened_by: str, title: str, chosen_in: str) -> Video:
+    """A 2 s take filmed with the recorder the button opens, used: the video it became, once the
+    select labelled `chosen_in` has it chosen."""
+    page.get_by_role("button", name=opened_by, exact=True).click()
+    page.wait_for_function("() => document.getElementById('rec-preview').readyState >= 2")
+    page.locator("#rec-title").fill(title)
+    page.get_by_role("button", name="Start recording").click()
+    expect(page.get_by_role("timer", name="Recording time")).to_have_text("0:02", timeout=20_000)
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_role("button", name="Use this take").click()
+    chosen = page.get_by_label(chosen_in)
+    expect(chosen).to_have_value(re.compile(r".+"), timeout=30_000)
+    take = Video.objects.get(title=title)
+    expect(chosen).to_have_value(take.id)
+    return take
+
+
 def test_a_take_recorded_on_the_exercise_page_is_the_reply(live, browse):
     coach = User.objects.create_user("cora", password=PASSWORD)
     student = User.objects.create_user("stan", password=PASSWORD)
@@ -196,16 +213,7 @@ def test_a_take_recorded_on_the_exercise_page_is_the_reply(live, browse):
     login(page, live, "stan")
     page.goto(live(f"/exercises/{exercise.pk}/"))
     expect(page.locator("#no-videos")).to_be_visible()
-    page.get_by_role("button", name="Record", exact=True).click()
-    page.wait_for_function("() => document.getElementById('rec-preview').readyState >= 2")
-    page.get_by_label("Title").fill("Stan holds the A")
-    page.get_by_role("button", name="Start recording").click()
-    expect(page.get_by_role("timer", name="Recording time")).to_have_text("0:02", timeout=20_000)
-    page.get_by_role("button", name="Stop").click()
-    page.get_by_role("button", name="Use this take").click()
-    expect(page.get_by_label("Your video")).to_have_value(re.compile(r".+"), timeout=30_000)
-    take = Video.objects.get(title="Stan holds the A")
-    expect(page.get_by_label("Your video")).to_have_value(take.id)
+    take = _record_take(page, opened_by="Record", title="Stan holds the A", chosen_in="Your video")
     expect(page.locator("#no-videos")).to_be_hidden()
     page.get_by_role("button", name="Send reply").click()
     expect(page.get_by_text("Replied. The coaches have been told.")).to_be_visible()
@@ -226,17 +234,7 @@ def test_a_comment_is_answered_with_a_take_recorded_on_the_watch_page(live, brow
     page.keyboard.type("Watch my elbow here")
 
     page.get_by_text("A range or a video reply").click()
-    page.get_by_role("button", name="Record a video reply").click()
-    page.wait_for_function("() => document.getElementById('rec-preview').readyState >= 2")
-    page.locator("#rec-title").fill("Elbow, slowly")
-    page.get_by_role("button", name="Start recording").click()
-    expect(page.get_by_role("timer", name="Recording time")).to_have_text("0:02", timeout=20_000)
-    page.get_by_role("button", name="Stop").click()
-    page.get_by_role("button", name="Use this take").click()
-    take_chosen = page.get_by_label("Video reply (optional)")
-    expect(take_chosen).to_have_value(re.compile(r".+"), timeout=30_000)
-    take = Video.objects.get(title="Elbow, slowly")
-    expect(take_chosen).to_have_value(take.id)
+    take = _record_take(page, opened_by="Record a video reply", title="Elbow, slowly", chosen_in="Video reply (optional)")
     expect(page.locator("#comment-at")).to_have_text("at 0:01.0")
     page.get_by_role("button", name="Comment", exact=True).click()
     expect(page.get_by_role("link", name="Video reply: Elbow, slowly")).to_be_visible()
