@@ -113,6 +113,20 @@ def _frame_on_screen(page) -> None:
     )
 
 
+def _press_quickly(page, key: str, times: int) -> None:
+    """The key pressed `times`, 10 ms apart (faster than a key held down repeats)."""
+    page.evaluate(
+        f"""() => new Promise(done => {{
+          let left = {times};
+          const press = () => {{
+            document.dispatchEvent(new KeyboardEvent('keydown', {{ key: '{key}', bubbles: true }}));
+            if (--left) setTimeout(press, 10); else done();
+          }};
+          press();
+        }})"""
+    )
+
+
 def _options(page) -> list[str]:
     return page.locator("#quality option").evaluate_all("os => os.map(o => o.value)")
 
@@ -254,6 +268,16 @@ def test_without_hls_or_when_it_fails_the_mp4_renditions_play(live, browse, clip
     at = _player(page)["t"]
     page.keyboard.press(".")
     page.wait_for_function(f"() => Math.abs(document.getElementById('player').currentTime - {at + 1 / 25}) < 0.005")
+
+    # Presses faster than the frames come: each still counts from the frame the last one went to,
+    # not from a frame presented before that one's seek ended.
+    _frame_on_screen(page)
+    at = _player(page)["t"]
+    for key, frames in ((".", 8), (",", 8)):
+        _press_quickly(page, key, frames)
+        _frame_on_screen(page)
+        at += frames / 25 if key == "." else -frames / 25
+        assert abs(_player(page)["t"] - at) < 0.005, (key, _player(page)["t"], at)
 
     # A master playlist that is not there: after hls.js gives up, the MP4 plays.
     page = visitor.new_page()

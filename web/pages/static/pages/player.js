@@ -152,9 +152,13 @@
     // A new source resets the rate in some browsers: keep the chosen one.
     video.addEventListener("loadedmetadata", () => { video.playbackRate = rate; });
 
-    function seek(t) {
+    function go(t) {
       const end = isFinite(video.duration) ? video.duration : Infinity;
       video.currentTime = Math.min(end, Math.max(0, t));
+    }
+    function seek(t) {
+      leaving = null;
+      go(t);
     }
     /* One frame lasts 1/fps (the probe's rate, 30 when unknown) until the browser shows otherwise:
      * requestVideoFrameCallback reports each presented frame's own media time, so the frame on
@@ -167,6 +171,11 @@
     let frame = given;
     let shown = null; // the media time of the frame on screen
     let stepping = null; // a forward step under way: {from: the frame it left, to: the time asked}
+    // A step until a frame on its side of the frame it left is presented: {from, dir}. A frame
+    // presented before that was on its way before the step's seek (presses faster than frames
+    // come), and must not stand for the frame on screen, or the next press counts from it.
+    let leaving = null;
+    video.addEventListener("play", () => { leaving = null; });
     const after = new Map(); // a frame's start (µs) -> the next one's, as played
     const before = new Map();
     const KNOWN = 200000; // frames remembered: an hour at 50 fps
@@ -188,10 +197,13 @@
           if (after.size < KNOWN) { after.set(key(last.at), next.at); before.set(key(next.at), last.at); }
         }
         last = next;
-        shown = meta.mediaTime;
+        if (!leaving || (meta.mediaTime - leaving.from) * leaving.dir > 1e-6) {
+          shown = meta.mediaTime;
+          leaving = null;
+        }
         // Each seek presents a frame, the same one too: a paused step's seek presents nothing else.
         if (stepping && meta.mediaTime === stepping.from && stepping.to + frame < video.duration) {
-          seek(stepping.to += frame);
+          go(stepping.to += frame);
         } else {
           stepping = null;
         }
@@ -213,14 +225,16 @@
     // may show its neighbour after rounding.
     function step(frames) {
       const paused = video.paused;
+      const settled = leaving === null; // the last step's frame is on screen
       video.pause();
       const here = frameStart();
       let start = here;
       for (let i = 0; i < Math.abs(frames); i++) start = frames > 0 ? nextStart(start) : prevStart(start);
       const to = (start + nextStart(start)) / 2;
-      stepping = paused && frames > 0 && shown === here && !after.has(key(here)) ? { from: here, to } : null;
+      stepping = settled && paused && frames > 0 && shown === here && !after.has(key(here)) ? { from: here, to } : null;
+      leaving = { from: here, dir: Math.sign(frames) };
       shown = start; // until the browser presents it
-      seek(to);
+      go(to);
     }
     const toggle = () => (video.paused ? video.play().catch(() => null) : video.pause());
 
