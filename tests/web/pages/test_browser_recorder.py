@@ -73,6 +73,10 @@ def test_a_take_recorded_in_the_browser_uploads_while_recording_and_becomes_a_re
     review = page.get_by_label("Your take")
     expect(review).to_be_visible()
     assert page.evaluate("() => getComputedStyle(document.getElementById('rec-review')).transform") == "none"
+    # Its length is known (a recorder's WebM does not carry it), from the start.
+    page.wait_for_function("() => { const v = document.getElementById('rec-review');"
+                           " return isFinite(v.duration) && v.currentTime === 0; }")
+    assert 2.0 < page.evaluate("() => document.getElementById('rec-review').duration") < 6.0
     page.evaluate("() => document.getElementById('rec-review').play()")
     page.wait_for_function("() => document.getElementById('rec-review').currentTime > 0.5")
     expect(page.locator("#rec-state")).to_contain_text("Review the take")

@@ -288,6 +288,13 @@
     box.append($("recorder-body").content.cloneNode(true));
     preview = $("rec-preview");
     review = $("rec-review");
+    // A recorder's WebM does not say how long it is, so the review could neither show its length
+    // nor seek: a seek past the end makes the browser read it through and find out.
+    review.addEventListener("loadedmetadata", () => {
+      if (review.duration !== Infinity) return;
+      review.addEventListener("durationchange", () => { review.currentTime = 0; }, { once: true });
+      review.currentTime = Number.MAX_SAFE_INTEGER;
+    });
     cameraSelect = $("rec-camera");
     flip = $("rec-flip");
     title = $("rec-title");
