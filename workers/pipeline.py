@@ -34,6 +34,8 @@ RUNG_SIDES = (360, 480, 720, 1080)
 POSTER_MAX_WIDTH = 1280
 MAX_FPS = 60
 KEYFRAME_SECONDS = 2
+# A video's first segment is shorter than the rest: it plays as soon as that one is made.
+FIRST_SEGMENT_SECONDS = 1
 # Budget per second of source, scaled by its pixel rate against 1080p30: ~10× what a 2-core
 # machine needs for the full ladder, so only a runaway (or a bomb) ever meets it.
 TRANSCODE_CPU_PER_SECOND = 20
@@ -146,8 +148,8 @@ def transcode(
     `folder` as ffmpeg works, from one run and a single decode.
 
     The decoded picture (rotated by ffmpeg's autorotate, deinterlaced, made constant-rate) is split
-    once per rung; every rung has a keyframe each KEYFRAME_SECONDS, so segments start at the same
-    times in every variant and a player can switch between them. Each variant's EVENT playlist
+    once per rung; every rung has its keyframes at the same times (_keyframes), so segments start
+    at the same times in every variant and a player can switch between them. Each variant's EVENT playlist
     (`<variant>/index.m3u8`) gains a segment as it is finished and ends with #EXT-X-ENDLIST when
     ffmpeg does; MASTER names them all. ffmpeg writes every file under a temporary name and
     renames it when complete, so a file with its final name can be published at once.
@@ -161,7 +163,6 @@ def transcode(
     if not rungs:
         raise ValueError("transcode needs at least one rung")
     fps = min(MAX_FPS, max(1.0, probe.fps))
-    gop = max(1, round(fps * KEYFRAME_SECONDS))
     branches = len(rungs) + (storyboard is not None)
     graph = f"[{VIDEO}]{DEINTERLACE},fps={fps:.6f},split={branches}"
     graph += "".join(f"[s{i}]" for i in range(branches))
@@ -177,7 +178,9 @@ def transcode(
     args += [arg for i in range(len(rungs)) for arg in ("-map", f"[v{i}]")]
     args += [
         "-c:v", "libx264", "-profile:v", "high", "-preset", "veryfast", "-crf", "23",
-        "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+        "-force_key_frames", _keyframes(first=part is None or part.start == 0),
+        # Keyframes where forced only: the muxer starts a segment at each.
+        "-g", str(round(fps * KEYFRAME_SECONDS * 2)), "-sc_threshold", "0",
     ]  # fmt: skip
     variants = []
     for i, rung in enumerate(rungs):
@@ -195,7 +198,7 @@ def transcode(
     args += [
         "-threads", str(settings.FFMPEG_THREADS), "-map_metadata", "-1", "-max_muxing_queue_size", "1024",
         "-var_stream_map", " ".join(variants),
-        "-f", "hls", "-hls_time", str(KEYFRAME_SECONDS), "-hls_playlist_type", "event",
+        "-f", "hls", "-hls_time", str(FIRST_SEGMENT_SECONDS), "-hls_playlist_type", "event",
         "-hls_segment_type", "fmp4", "-hls_flags", "independent_segments+temp_file",
         "-master_pl_name", MASTER, "-hls_fmp4_init_filename", "init.mp4",
         "-hls_segment_filename", "%v/seg_%05d.m4s", f"%v/{VARIANT_PLAYLIST}",
@@ -224,6 +227,17 @@ def transcode(
         _tile(folder / STORYBOARD_FOLDER, storyboard, [folder])
     if on_progress:
         on_progress(1.0)
+
+
+def _keyframes(*, first: bool) -> str:
+    """Keyframes every KEYFRAME_SECONDS of the encode, and at FIRST_SEGMENT_SECONDS if it starts
+    the video. The HLS muxer's segment length is the shortest gap, so it cuts at every keyframe:
+    the segments start at the same times in every variant, and a part's join the first part's
+    (parts start on the KEYFRAME_SECONDS grid)."""
+    every = f"gte(t,n_forced*{KEYFRAME_SECONDS})"
+    if not first:
+        return f"expr:{every}"
+    return f"expr:if(eq(n_forced,1),gte(t,{FIRST_SEGMENT_SECONDS}),gte(t,max(0,n_forced-1)*{KEYFRAME_SECONDS}))"
 
 
 _THUMB = "thumb_%05d.jpg"
