@@ -2,9 +2,9 @@
 
 `video_process` claims the video, downloads its original from storage into a temporary folder
 and runs the plain pipeline functions on it (workers/probe.py, workers/pipeline.py): probe,
-poster, an instant remux for browser-safe sources, the ladder as HLS published while ffmpeg
-makes it (workers/publisher.py; the video plays it from its first segments), the MP4 renditions
-joined from the same segments, ready. What an attempt
+an instant remux for browser-safe sources, the ladder as HLS published while ffmpeg makes it
+(workers/publisher.py; the video plays it from its first segments, and the poster is made beside
+it from then on), the MP4 renditions joined from the same segments, ready. What an attempt
 may write, and what each way of ending it keeps, are the domain's rules
 (domain/videos/attempts.py); this module calls them in order, keeps a heartbeat going on a
 thread of its own, and stops the attempt's ffmpeg once its claim is gone.
@@ -12,13 +12,14 @@ thread of its own, and stops the attempt's ffmpeg once its claim is gone.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import shutil
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -62,6 +63,7 @@ class _Attempt:
         self.video, self.claim, self.workdir = video, claim, workdir
         self._pulse = attempts.Heartbeat(claim, every=attempts.PROGRESS_EVERY_SECONDS)
         self.hls_playable = False
+        self.when_playable: Callable[[], None] = lambda: None
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -110,6 +112,7 @@ class _Attempt:
         if publisher.publish() and not self.hls_playable:
             self.hls_playable = True
             attempts.video_hls_playable(claim=self.claim)
+            self.when_playable()
 
     def download_original(self) -> Path:
         if not self.video.original or not default_storage.exists(self.video.original):
@@ -147,6 +150,55 @@ class _HeartbeatThread(threading.Thread):
     def __exit__(self, *exc_info) -> None:
         self._done.set()
         self.join()
+
+
+class _Poster:
+    """The poster, made beside the transcode once the video first plays (or after its ladder, if
+    it never played before): the first segments wait for nothing they don't need. Only its ffmpeg
+    runs on a thread of its own, under the attempt's StopSwitch as the attempt's others do; its
+    step, its storing and what it raised belong to the attempt's thread."""
+
+    def __init__(self, job: _Attempt, src: Path, probe: Probe) -> None:
+        self.job, self.src, self.probe = job, src, probe
+        self.path = job.workdir / "poster.jpg"
+        self._step = ExitStack()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def begin(self) -> None:
+        if self._thread is None:
+            self._step.enter_context(self.job.step("poster"))
+            make = contextvars.copy_context().run
+            self._thread = threading.Thread(target=make, args=(self._make,), name=f"poster-{self.job.video.id}")
+            self._thread.start()
+
+    def _make(self) -> None:
+        try:
+            pipeline.make_poster(self.src, self.probe, self.path)
+        except BaseException as exc:
+            self._error = exc
+
+    def store(self) -> None:
+        """Waits for it (begun now if the video never played), stores it, ends its step."""
+        self.begin()
+        self._thread.join()
+        with self._step:
+            if self._error is not None:
+                raise self._error
+            attempts.video_store_poster(claim=self.job.claim, path=self.path)
+
+    def __enter__(self) -> _Poster:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        # The attempt ended another way: its file is in the workdir, about to go, and its step
+        # (if still open) ends as the poster itself did.
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is None:
+            self._step.close()
+        else:
+            self._step.__exit__(type(self._error), self._error, None)
 
 
 def video_process(*, video_id: str) -> None:
@@ -376,22 +428,20 @@ def _run(job: _Attempt) -> None:
     job.beat(Progress.DOWNLOADED)
     with job.step("probe"):
         probe = probe_file(src)
-    with job.step("poster"):
-        poster = job.workdir / "poster.jpg"
-        pipeline.make_poster(src, probe, poster)
-        attempts.video_store_poster(claim=job.claim, path=poster)
-    job.beat(Progress.POSTER)
     ladder = pipeline.ladder(probe)
     made: set[str] = set()
-    if probe.duration > settings.VIDEO_CHUNKED_FROM:
-        # A long source plays by HLS as soon as a short one does, so its remux (seconds of copying
-        # at this length) waits for the join.
-        _transcode_in_parts(job, src, probe, ladder, made)
-    else:
-        # A rendition within seconds, before the first HLS segments of the ladder.
-        _remux(job, src, probe, made)
-        job.beat(Progress.TRANSCODING)
-        _transcode(job, src, probe, ladder, made)
+    with _Poster(job, src, probe) as poster:
+        job.when_playable = poster.begin
+        if probe.duration > settings.VIDEO_CHUNKED_FROM:
+            # A long source plays by HLS as soon as a short one does, so its remux (seconds of
+            # copying at this length) waits for the join.
+            _transcode_in_parts(job, src, probe, ladder, made)
+        else:
+            # A rendition within seconds, before the first HLS segments of the ladder.
+            _remux(job, src, probe, made)
+            job.beat(Progress.TRANSCODING)
+            _transcode(job, src, probe, ladder, made)
+        poster.store()
     # The ladder names the renditions a video keeps; a remux outside it (a 4K source) served
     # only for instant playback.
     with job.step("finish"):

@@ -39,7 +39,6 @@ class Progress(IntEnum):
     the transcodes share the rest by ffmpeg's own progress between these marks."""
 
     DOWNLOADED = 5
-    POSTER = 10
     # The quick steps are done (a browser-safe source's remux too): transcoding starts here.
     TRANSCODING = 15
     LADDER = 99

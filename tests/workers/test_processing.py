@@ -78,7 +78,7 @@ def test_a_browser_safe_upload_is_remuxed_then_the_ladder_follows(alice, clip):
         assert default_storage.size(r.file) == r.size_bytes > 0
         assert r.file.startswith(video.storage_prefix)
     assert video.poster.startswith(video.storage_prefix) and default_storage.exists(video.poster)
-    assert steps(video) == [(1, name, "ok") for name in ("download", "probe", "poster", "remux", "transcode", "finish")]
+    assert steps(video) == [(1, name, "ok") for name in ("download", "probe", "remux", "transcode", "poster", "finish")]
     assert leftover_workdirs(video) == []
 
 
@@ -94,14 +94,14 @@ def test_a_vp9_upload_is_transcoded_with_no_remux(alice, clip):
 
 def watch_hls_playable(monkeypatch, video: Video) -> list[tuple]:
     """What the video looked like each time its attempt said its HLS plays: (switched, status,
-    hls_playlist, renditions, what was stored of the HLS then)."""
+    hls_playlist, renditions, what was stored of the HLS then, poster)."""
     seen = []
     playable = attempts.video_hls_playable
 
     def watch(*, claim):
         switched = playable(claim=claim)
         row = Video.objects.get(id=video.id)
-        seen.append((switched, row.status, row.hls_playlist, row.renditions.count(), hls_stored(video)))
+        seen.append((switched, row.status, row.hls_playlist, row.renditions.count(), hls_stored(video), row.poster))
         return switched
 
     monkeypatch.setattr(attempts, "video_hls_playable", watch)
@@ -128,9 +128,10 @@ def test_a_source_that_needs_transcoding_plays_as_hls_before_any_rendition(alice
     worker.video_process(video_id=video.id)
     video.refresh_from_db()
     assert video.status == "ready"
-    assert steps(video) == [(1, name, "ok") for name in ("download", "probe", "poster", "transcode", "finish")]
-    [(switched, status, playlist, renditions, playlists)] = seen
+    assert steps(video) == [(1, name, "ok") for name in ("download", "probe", "transcode", "poster", "finish")]
+    [(switched, status, playlist, renditions, playlists, poster)] = seen
     assert (switched, status, renditions) == (True, "processing", 0), "HLS plays before any MP4 exists"
+    assert poster == "" and video.poster, "the poster is made once it plays, not before"
     assert playlist == f"{video.storage_prefix}hls/{video.claim}/master.m3u8" == video.hls_playlist
     assert_complete(playlists, playlist)
     assert sorted(r.label for r in video.renditions.all()) == ["360p", "480p"]
@@ -150,11 +151,28 @@ def test_a_reprocess_keeps_the_hls_that_plays_until_it_is_ready(alice, clip, mon
     seen = watch_hls_playable(monkeypatch, video)
     worker.video_process(video_id=video.id)
     video.refresh_from_db()
-    [(switched, status, playlist, _, _)] = seen
+    [(switched, status, playlist, _, _, _)] = seen
     assert (switched, status, playlist) == (False, "processing", before), "the earlier HLS plays on"
     assert video.status == "ready" and video.hls_playlist not in ("", before)
     assert not default_storage.exists(before), "the earlier HLS went at ready"
     assert_complete(hls_stored(video), video.hls_playlist)
+
+
+def test_a_poster_that_fails_after_the_video_played_fails_the_video_with_its_sentence(alice, clip, monkeypatch):
+    video = add_video(alice, clip("cam.webm", seconds=3, width=640, height=360, vcodec="libvpx-vp9",
+                                  acodec="libopus", container="webm"))
+    seen = watch_hls_playable(monkeypatch, video)
+
+    def no_frame(src, probe_, dest):
+        raise probe.MediaRejected(probe.UNDECODABLE)
+
+    monkeypatch.setattr(pipeline, "make_poster", no_frame)
+    worker.video_process(video_id=video.id)
+    video.refresh_from_db()
+    assert len(seen) == 1, "it played first"
+    assert (video.status, video.error, video.hls_playlist) == ("failed", probe.UNDECODABLE, "")
+    assert [s for s in steps(video) if s[1] == "poster"] == [(1, "poster", "failed")]
+    assert leftover_workdirs(video) == []
 
 
 @pytest.mark.parametrize("content, sentence", [

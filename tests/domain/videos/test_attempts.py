@@ -162,8 +162,8 @@ def test_a_beat_moves_the_heartbeat_and_the_progress(upload):
 def test_progress_is_written_at_most_as_often_as_the_heartbeat_paces_it(upload):
     claim = attempts.video_claim(video_id=upload.id)
     pulse = attempts.Heartbeat(claim, every=3600)
-    assert pulse.beat(Progress.POSTER) is True
-    assert pulse.beat(50, force=False) is True and Video.objects.get(id=upload.id).progress == 10, "not due"
+    assert pulse.beat(Progress.DOWNLOADED) is True
+    assert pulse.beat(50, force=False) is True and Video.objects.get(id=upload.id).progress == 5, "not due"
     assert pulse.beat(Progress.TRANSCODING) is True and Video.objects.get(id=upload.id).progress == 15
     assert pulse.wait() > 3000
 
@@ -198,8 +198,8 @@ def test_a_beat_that_meets_a_dropped_connection_is_skipped_and_the_next_one_reco
         cursor.execute("SELECT pg_terminate_backend(%s)", [backend_pid()])
     assert pulse.beat(Progress.DOWNLOADED) is None, "skipped, not raised into ffmpeg's progress callback"
     assert pulse.wait() <= attempts.DB_RETRY_FIRST_SECONDS, "tried again soon, not in an hour"
-    assert pulse.beat(Progress.POSTER) is True, "on a new connection"
-    assert Video.objects.get(id=upload.id).progress == 10
+    assert pulse.beat(Progress.TRANSCODING) is True, "on a new connection"
+    assert Video.objects.get(id=upload.id).progress == 15
 
 
 # --- job steps ------------------------------------------------------------------------------
