@@ -34,6 +34,10 @@ RUNG_SIDES = (360, 480, 720, 1080)
 POSTER_MAX_WIDTH = 1280
 MAX_FPS = 60
 KEYFRAME_SECONDS = 2
+# x264's veryfast preset at this CRF matches the quality of MediaCMS's medium at CRF 23 (PSNR of
+# the 720p rung against the source, docs/PERFORMANCE.md B11) for 3 % more CPU, where CRF 23 was
+# 1 dB below it: a slower preset would cost far more.
+CRF = 21
 # A video's first segment is shorter than the rest: it plays as soon as that one is made.
 FIRST_SEGMENT_SECONDS = 1
 # Budget per second of source, scaled by its pixel rate against 1080p30: ~10× what a 2-core
@@ -177,7 +181,7 @@ def transcode(
         args += ffmpeg.input_args(src, probe.format_name)
     args += [arg for i in range(len(rungs)) for arg in ("-map", f"[v{i}]")]
     args += [
-        "-c:v", "libx264", "-profile:v", "high", "-preset", "veryfast", "-crf", "23",
+        "-c:v", "libx264", "-profile:v", "high", "-preset", "veryfast", "-crf", str(CRF),
         "-force_key_frames", _keyframes(first=part is None or part.start == 0),
         # Keyframes where forced only: the muxer starts a segment at each.
         "-g", str(round(fps * KEYFRAME_SECONDS * 2)), "-sc_threshold", "0",
