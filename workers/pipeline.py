@@ -153,9 +153,9 @@ def transcode(
 
     The decoded picture (rotated by ffmpeg's autorotate, deinterlaced, made constant-rate) is split
     once per rung; every rung has its keyframes at the same times (_keyframes), so segments start
-    at the same times in every variant and a player can switch between them. Each variant's EVENT playlist
-    (`<variant>/index.m3u8`) gains a segment as it is finished and ends with #EXT-X-ENDLIST when
-    ffmpeg does; MASTER names them all. ffmpeg writes every file under a temporary name and
+    at the same times in every variant and a player can switch between them. Each variant's EVENT
+    playlist (`<variant>/index.m3u8`) gains a segment as it is finished and ends with
+    #EXT-X-ENDLIST when ffmpeg does; MASTER names them all. ffmpeg writes every file under a temporary name and
     renames it when complete, so a file with its final name can be published at once.
     on_progress gets 0.0-1.0 from ffmpeg's -progress output about twice a second.
 
@@ -238,9 +238,8 @@ def _keyframes(*, first: bool) -> str:
     the video. The HLS muxer's segment length is the shortest gap, so it cuts at every keyframe:
     the segments start at the same times in every variant, and a part's join the first part's
     (parts start on the KEYFRAME_SECONDS grid)."""
-    every = f"gte(t,n_forced*{KEYFRAME_SECONDS})"
     if not first:
-        return f"expr:{every}"
+        return f"expr:gte(t,n_forced*{KEYFRAME_SECONDS})"
     return f"expr:if(eq(n_forced,1),gte(t,{FIRST_SEGMENT_SECONDS}),gte(t,max(0,n_forced-1)*{KEYFRAME_SECONDS}))"
 
 
