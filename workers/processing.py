@@ -2,9 +2,9 @@
 
 `video_process` claims the video, downloads its original from storage into a temporary folder
 and runs the plain pipeline functions on it (workers/probe.py, workers/pipeline.py): probe,
-an instant remux for browser-safe sources, the ladder as HLS published while ffmpeg makes it
-(workers/publisher.py; the video plays it from its first segments, and the poster is made beside
-it from then on), the MP4 renditions joined from the same segments, ready. What an attempt
+the ladder as HLS published while ffmpeg makes it (workers/publisher.py; the video plays it from
+its first segments), an instant remux of a browser-safe source made beside it from the start and
+the poster from the first segments on, the MP4 renditions joined from the same segments, ready. What an attempt
 may write, and what each way of ending it keeps, are the domain's rules
 (domain/videos/attempts.py); this module calls them in order, keeps a heartbeat going on a
 thread of its own, and stops the attempt's ffmpeg once its claim is gone.
@@ -152,47 +152,53 @@ class _HeartbeatThread(threading.Thread):
         self.join()
 
 
-class _Poster:
-    """The poster, made beside the transcode once the video first plays (or after its ladder, if
-    it never played before): the first segments wait for nothing they don't need. Only its ffmpeg
-    runs on a thread of its own, under the attempt's StopSwitch as the attempt's others do; its
-    step, its storing and what it raised belong to the attempt's thread."""
+class _Beside:
+    """A side job of the attempt (the remux, the poster): its ffmpeg `make`s a file on a thread
+    of its own, under the attempt's StopSwitch as the attempt's others are, while the attempt's
+    thread goes on; its step, its `store` and what it raised belong to the attempt's thread."""
 
-    def __init__(self, job: _Attempt, src: Path, probe: Probe) -> None:
-        self.job, self.src, self.probe = job, src, probe
-        self.path = job.workdir / "poster.jpg"
+    def __init__(self, job: _Attempt, step: str, make: Callable[[], object] | None, store: Callable[[object], None]) -> None:
+        self.job, self.name, self._make, self._store = job, step, make, store
         self._step = ExitStack()
         self._thread: threading.Thread | None = None
+        self._made: object = None
         self._error: BaseException | None = None
+        self._ended = False
 
     def begin(self) -> None:
-        if self._thread is None:
-            self._step.enter_context(self.job.step("poster"))
-            make = contextvars.copy_context().run
-            self._thread = threading.Thread(target=make, args=(self._make,), name=f"poster-{self.job.video.id}")
+        """Starts it, once; one with nothing to make (make=None) never starts, and has no step."""
+        if self._thread is None and self._make is not None:
+            self._step.enter_context(self.job.step(self.name))
+            run = contextvars.copy_context().run
+            self._thread = threading.Thread(target=run, args=(self._run,), name=f"{self.name}-{self.job.video.id}")
             self._thread.start()
 
-    def _make(self) -> None:
+    def _run(self) -> None:
         try:
-            pipeline.make_poster(self.src, self.probe, self.path)
+            self._made = self._make()
         except BaseException as exc:
             self._error = exc
 
-    def store(self) -> None:
-        """Waits for it (begun now if the video never played), stores it, ends its step."""
-        self.begin()
+    def end(self, *, wait: bool = True) -> None:
+        """Stores what it made and ends its step, raising what it raised: waits for it (begun now
+        if it was not), or with wait=False returns at once while it still runs. Once."""
+        if wait:
+            self.begin()
+        if self._thread is None or self._ended or (not wait and self._thread.is_alive()):
+            return
         self._thread.join()
+        self._ended = True
         with self._step:
             if self._error is not None:
                 raise self._error
-            attempts.video_store_poster(claim=self.job.claim, path=self.path)
+            self._store(self._made)
 
-    def __enter__(self) -> _Poster:
+    def __enter__(self) -> _Beside:
         return self
 
     def __exit__(self, *exc_info) -> None:
         # The attempt ended another way: its file is in the workdir, about to go, and its step
-        # (if still open) ends as the poster itself did.
+        # (if still open) ends as the job itself did.
         if self._thread is not None:
             self._thread.join()
         if self._error is None:
@@ -239,19 +245,34 @@ def _remove_crashed_workdirs(video_id: str) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _remux(job: _Attempt, src: Path, probe: Probe, made: set[str]) -> None:
-    """A browser-safe source as it is, a faststart MP4, stored as its rendition and `made`."""
-    if probe.browser_safe:
-        with job.step("remux"):
-            remuxed = job.workdir / "remux.mp4"
-            rung = pipeline.remux_faststart(src, probe, remuxed)
-            job.store_rendition(rung, remuxed)
-            made.add(rung.label)
+def _poster(job: _Attempt, src: Path, probe: Probe) -> _Beside:
+    """The poster, begun once the video first plays (or after its ladder, if it never played
+    before): the first segments wait for nothing they don't need."""
+    path = job.workdir / "poster.jpg"
+    return _Beside(
+        job, "poster", lambda: pipeline.make_poster(src, probe, path),
+        lambda _: attempts.video_store_poster(claim=job.claim, path=path),
+    )  # fmt: skip
 
 
-def _transcode(job: _Attempt, src: Path, probe: Probe, rungs: list[pipeline.Rung], made: set[str]) -> None:
+def _remux(job: _Attempt, src: Path, probe: Probe, made: set[str]) -> _Beside:
+    """A browser-safe source as it is, a faststart MP4, stored as its rendition and `made`
+    (nothing to make for any other source)."""
+    remuxed = job.workdir / "remux.mp4"
+
+    def store(rung: pipeline.Rung) -> None:
+        job.store_rendition(rung, remuxed)
+        made.add(rung.label)
+
+    make = (lambda: pipeline.remux_faststart(src, probe, remuxed)) if probe.browser_safe else None
+    return _Beside(job, "remux", make, store)
+
+
+def _transcode(
+    job: _Attempt, src: Path, probe: Probe, rungs: list[pipeline.Rung], made: set[str], remux: _Beside
+) -> None:
     """The ladder as HLS, published as it grows, then the MP4 renditions joined from it (a rung
-    `made` already, a browser-safe source's remux, keeps that one)."""
+    `made` by the remux running beside it keeps that one)."""
     folder = job.workdir / "hls"
     publisher = HlsPublisher(folder, store=job.store_hls)
     report = job.progress_between(Progress.TRANSCODING, Progress.LADDER)
@@ -259,12 +280,14 @@ def _transcode(job: _Attempt, src: Path, probe: Probe, rungs: list[pipeline.Rung
     def on_progress(fraction: float) -> None:
         report(fraction)
         job.publish(publisher)
+        remux.end(wait=False)
 
     grid = Grid(0.0, probe.duration, storyboard_interval(probe.duration), *thumb_size(probe.width, probe.height))
     with job.step("transcode"):
         pipeline.transcode(src, probe, rungs, folder, on_progress=on_progress, storyboard=grid)
         job.publish(publisher)  # the ended playlists, after their last segments
         _store_storyboard(job, folder, [(STORYBOARD_FOLDER, grid)])
+        remux.end()
         for rung in rungs:
             if rung.label not in made:
                 dest = job.workdir / f"{rung.label}.mp4"
@@ -282,7 +305,9 @@ class PartsFailed(Exception):
     failures may have been crashed workers, not the file)."""
 
 
-def _transcode_in_parts(job: _Attempt, src: Path, probe: Probe, rungs: list[pipeline.Rung], made: set[str]) -> None:
+def _transcode_in_parts(
+    job: _Attempt, src: Path, probe: Probe, rungs: list[pipeline.Rung], made: set[str], remux: _Beside
+) -> None:
     """A long source's ladder in parts that any video worker takes (domain/videos/chunks.py).
     This attempt encodes the first part (with the whole sound) itself, so the video plays as
     soon as it would whole, and then every part nobody else has taken; it gathers the parts
@@ -345,7 +370,9 @@ def _transcode_in_parts(job: _Attempt, src: Path, probe: Probe, rungs: list[pipe
             for row in chunks.chunks_recover_silent(claim=job.claim, silent_for=settings.VIDEO_CHUNK_SILENT_SECONDS):
                 chunks.chunk_enqueue(chunk=row)
             time.sleep(PARTS_POLL_SECONDS)
-        _remux(job, src, probe, made)
+        # A long source plays by HLS as soon as a short one does, so its remux (seconds of
+        # copying at this length) waits for the join.
+        remux.end()
         with job.step("join"):
             job.publish(publisher)
             spans = [(f"{STORYBOARD_FOLDER}/{PART_FOLDER.format(index=c.index)}", part_grid(c, probe)) for c in plan]
@@ -430,18 +457,16 @@ def _run(job: _Attempt) -> None:
         probe = probe_file(src)
     ladder = pipeline.ladder(probe)
     made: set[str] = set()
-    with _Poster(job, src, probe) as poster:
+    with _poster(job, src, probe) as poster, _remux(job, src, probe, made) as remux:
         job.when_playable = poster.begin
         if probe.duration > settings.VIDEO_CHUNKED_FROM:
-            # A long source plays by HLS as soon as a short one does, so its remux (seconds of
-            # copying at this length) waits for the join.
-            _transcode_in_parts(job, src, probe, ladder, made)
+            _transcode_in_parts(job, src, probe, ladder, made, remux)
         else:
-            # A rendition within seconds, before the first HLS segments of the ladder.
-            _remux(job, src, probe, made)
+            # A rendition within a second, made beside the ladder's first segments.
+            remux.begin()
             job.beat(Progress.TRANSCODING)
-            _transcode(job, src, probe, ladder, made)
-        poster.store()
+            _transcode(job, src, probe, ladder, made, remux)
+        poster.end()
     # The ladder names the renditions a video keeps; a remux outside it (a 4K source) served
     # only for instant playback.
     with job.step("finish"):

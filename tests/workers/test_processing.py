@@ -62,7 +62,7 @@ def leftover_workdirs(video: Video) -> list[Path]:
 # --- the orchestration, called directly -----------------------------------------------------
 
 
-def test_a_browser_safe_upload_is_remuxed_then_the_ladder_follows(alice, clip):
+def test_a_browser_safe_upload_is_remuxed_beside_the_ladder(alice, clip):
     video = add_video(alice, clip("phone.mp4", seconds=2, width=854, height=480))
     worker.video_process(video_id=video.id)
     video.refresh_from_db()
@@ -79,6 +79,8 @@ def test_a_browser_safe_upload_is_remuxed_then_the_ladder_follows(alice, clip):
         assert r.file.startswith(video.storage_prefix)
     assert video.poster.startswith(video.storage_prefix) and default_storage.exists(video.poster)
     assert steps(video) == [(1, name, "ok") for name in ("download", "probe", "remux", "transcode", "poster", "finish")]
+    remux, transcode = (video.steps.get(step=name) for name in ("remux", "transcode"))
+    assert remux.finished_at > transcode.started_at, "the ladder's first segments wait for no remux"
     assert leftover_workdirs(video) == []
 
 
@@ -290,7 +292,8 @@ def test_a_limit_hit_gives_the_attempt_back_and_never_deletes_the_original(alice
     assert (video.status, video.attempts, video.error) == ("failed", 3, probe.OVER_LIMIT)
     assert stored(video) == original and video.original == original[0], "kept for a later reprocess"
     limited = JobStep.objects.filter(video=video, outcome="failed")
-    assert [(s.attempt, s.reason) for s in limited] == [(n, probe.OVER_LIMIT) for n in (1, 2, 3)]
+    # The remux and the transcode beside it both meet the limit.
+    assert {(s.attempt, s.reason) for s in limited} == {(n, probe.OVER_LIMIT) for n in (1, 2, 3)}
     assert all("memory" in s.detail for s in limited), "the details (ffmpeg's words) are kept for staff"
 
     settings.FFMPEG_MAX_MEMORY_BYTES = roomy
@@ -476,7 +479,8 @@ def test_a_lost_claim_seen_in_ffmpeg_s_progress_stops_it(alice, clip, monkeypatc
     thief.start()
     # No heartbeat thread here: only the progress callback can notice.
     with pytest.raises(attempts.ClaimLost):
-        worker._transcode(job, src, source, pipeline.ladder(source), made=set())
+        made: set[str] = set()
+        worker._transcode(job, src, source, pipeline.ladder(source), made, worker._remux(job, src, source, made))
     thief.join()
     assert list(job.workdir.iterdir()) == [], "ffmpeg was stopped mid-run and its partial output removed"
     assert JobStep.objects.get(video=video, step="transcode").reason == attempts.CLAIM_LOST
