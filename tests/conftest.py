@@ -7,6 +7,7 @@ elsewhere it is skipped with the reason.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -183,15 +184,17 @@ def live_env(transactional_db, clean_redis, media_root, tmp_path) -> dict[str, s
 
 @pytest.fixture
 def processes(live_env, tmp_path):
-    """Start commands (Procfile lines) as real processes; whatever is left is stopped after."""
+    """Start commands (Procfile lines) as real processes; whatever is left is stopped after,
+    down to the last child, even one in a session of its own whose leader is gone."""
     started: list[Proc] = []
+    mark = secrets.token_hex(8)
 
     def start(name: str, command: str | None = None, **env: str) -> Proc:
         log = tmp_path / f"{name}-{len(started)}.log"
         popen = subprocess.Popen(
             ["bash", "-c", command or procfile()[name]],
             cwd=BASE_DIR,
-            env={**live_env, **env},
+            env={**live_env, **env, TEST_PROCESS_MARK: mark},
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -205,6 +208,25 @@ def processes(live_env, tmp_path):
         if proc.popen.poll() is None:
             proc.signal(signal.SIGKILL)
             proc.popen.wait()
+    kill_marked(mark)
+
+
+# Every process a test starts carries this in its environment, and so do their children that
+# inherit it (the worker's nodes do; ffmpeg, whose environment is filtered, dies with its node).
+TEST_PROCESS_MARK = "PRACTIKA_TEST_PROCESS"
+
+
+def kill_marked(mark: str) -> None:
+    """SIGKILL every process whose environment carries TEST_PROCESS_MARK=mark: killing a process
+    group misses a child that started a session of its own (the worker's nodes do) or outlived
+    the group's leader."""
+    needle = f"\0{TEST_PROCESS_MARK}={mark}\0".encode()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and needle in b"\0" + (entry / "environ").read_bytes():
+                os.kill(int(entry.name), signal.SIGKILL)
+        except OSError:  # gone meanwhile, or not ours to read
+            pass
 
 
 def free_port() -> int:
@@ -231,8 +253,6 @@ def wait_http(url: str, timeout: float = 30, **kwargs) -> requests.Response:
 def production_env(tmp_path_factory) -> dict[str, str]:
     """What a process needs to run with production settings here: a secret, no TLS to the local
     PostgreSQL, and static files collected once per session into a folder of its own."""
-    import secrets
-
     env = {
         "DJANGO_SETTINGS_MODULE": "practika_project.production",
         "SECRET_KEY": secrets.token_urlsafe(50),
