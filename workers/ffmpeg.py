@@ -146,6 +146,12 @@ def input_args(
     return [*args, "-i", f"file:{path}"]
 
 
+# How often ffmpeg reports its progress. The transcode publishes its HLS segments when it does:
+# at ffmpeg's default of half a second, waiting for the report was a third of the wait for the
+# first segments.
+PROGRESS_EVERY_SECONDS = 0.1
+
+
 def run_ffmpeg(
     args: Sequence[str],
     *,
@@ -157,7 +163,7 @@ def run_ffmpeg(
     """Run ffmpeg with args (in cwd); on_seconds gets the output position (s) from `-progress` as
     it moves."""
     argv = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y"]
-    argv += ["-progress", "pipe:1", *args]
+    argv += ["-progress", "pipe:1", "-stats_period", str(PROGRESS_EVERY_SECONDS), *args]
 
     def on_line(line: str) -> None:
         key, _, value = line.partition("=")
