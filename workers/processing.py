@@ -157,7 +157,9 @@ class _Beside:
     of its own, under the attempt's StopSwitch as the attempt's others are, while the attempt's
     thread goes on; its step, its `store` and what it raised belong to the attempt's thread."""
 
-    def __init__(self, job: _Attempt, step: str, make: Callable[[], object] | None, store: Callable[[object], None]) -> None:
+    def __init__(
+        self, job: _Attempt, step: str, make: Callable[[], object] | None, store: Callable[[object], None]
+    ) -> None:
         self.job, self.name, self._make, self._store = job, step, make, store
         self._step = ExitStack()
         self._thread: threading.Thread | None = None
