@@ -41,6 +41,8 @@ CRF = 21
 # A video's first keyframes, so its first segments are short: it plays as soon as the first half
 # second is made, and the next segments follow as fast (then one every KEYFRAME_SECONDS).
 FIRST_KEYFRAMES = (0.0, 0.5, 1.0)
+# The HLS muxer's segment length: it cuts at every keyframe at least this far from the last one.
+SHORTEST_SEGMENT_SECONDS = min(b - a for a, b in zip(FIRST_KEYFRAMES, FIRST_KEYFRAMES[1:]))
 # Budget per second of source, scaled by its pixel rate against 1080p30: ~10× what a 2-core
 # machine needs for the full ladder, so only a runaway (or a bomb) ever meets it.
 TRANSCODE_CPU_PER_SECOND = 20
@@ -156,8 +158,9 @@ def transcode(
     once per rung; every rung has its keyframes at the same times (_keyframes), so segments start
     at the same times in every variant and a player can switch between them. Each variant's EVENT
     playlist (`<variant>/index.m3u8`) gains a segment as it is finished and ends with
-    #EXT-X-ENDLIST when ffmpeg does; MASTER names them all. ffmpeg writes every file under a temporary name and
-    renames it when complete, so a file with its final name can be published at once.
+    #EXT-X-ENDLIST when ffmpeg does; MASTER names them all. ffmpeg writes every file under a
+    temporary name and renames it when complete, so a file with its final name can be published
+    at once.
     on_progress gets 0.0-1.0 from ffmpeg's -progress output about ten times a second.
 
     With `part`, only that span of the source's picture is encoded (and its audio whole if the
@@ -203,7 +206,7 @@ def transcode(
     args += [
         "-threads", str(settings.FFMPEG_THREADS), "-map_metadata", "-1", "-max_muxing_queue_size", "1024",
         "-var_stream_map", " ".join(variants),
-        "-f", "hls", "-hls_time", str(FIRST_KEYFRAMES[1]), "-hls_playlist_type", "event",
+        "-f", "hls", "-hls_time", str(SHORTEST_SEGMENT_SECONDS), "-hls_playlist_type", "event",
         "-hls_segment_type", "fmp4", "-hls_flags", "independent_segments+temp_file",
         "-master_pl_name", MASTER, "-hls_fmp4_init_filename", "init.mp4",
         "-hls_segment_filename", "%v/seg_%05d.m4s", f"%v/{VARIANT_PLAYLIST}",
@@ -236,9 +239,9 @@ def transcode(
 
 def _keyframes(*, first: bool) -> str:
     """Keyframes every KEYFRAME_SECONDS of the encode, after FIRST_KEYFRAMES if it starts the
-    video. The HLS muxer's segment length is the shortest gap, so it cuts at every keyframe: the
-    segments start at the same times in every variant, and a part's join the first part's (parts
-    start on the KEYFRAME_SECONDS grid). The audio variant's segments are that shortest gap long."""
+    video. The HLS muxer cuts at every one (SHORTEST_SEGMENT_SECONDS): the segments start at the
+    same times in every variant, and a part's join the first part's (parts start on the
+    KEYFRAME_SECONDS grid). The audio variant's segments are SHORTEST_SEGMENT_SECONDS long."""
     if not first:
         return f"expr:gte(t,n_forced*{KEYFRAME_SECONDS})"
     # The grid's keyframe at k × KEYFRAME_SECONDS (k >= 1) follows every one of these but its 0.

@@ -4,8 +4,8 @@
 and runs the plain pipeline functions on it (workers/probe.py, workers/pipeline.py): probe,
 the ladder as HLS published while ffmpeg makes it (workers/publisher.py; the video plays it from
 its first segments), an instant remux of a browser-safe source made beside it from the start and
-the poster from the first segments on, the MP4 renditions joined from the same segments, ready. What an attempt
-may write, and what each way of ending it keeps, are the domain's rules
+the poster from the first segments on, the MP4 renditions joined from the same segments, ready.
+What an attempt may write, and what each way of ending it keeps, are the domain's rules
 (domain/videos/attempts.py); this module calls them in order, keeps a heartbeat going on a
 thread of its own, and stops the attempt's ffmpeg once its claim is gone.
 """
@@ -110,9 +110,19 @@ class _Attempt:
     def publish(self, publisher: HlsPublisher) -> None:
         """Store what the HLS gained; the first time it plays, say so (once)."""
         if publisher.publish() and not self.hls_playable:
-            self.hls_playable = True
             attempts.video_hls_playable(claim=self.claim)
+            self.hls_playable = True
             self.when_playable()
+
+    @contextmanager
+    def meanwhile(self) -> Iterator[None]:
+        """For what ffmpeg's progress callback writes besides its beat: a database fault skips it
+        until the next report, on a new connection, as a beat does (see beat)."""
+        try:
+            yield
+        except attempts.DB_FAULTS as exc:
+            log.warning("video %s: database fault in a progress report (%s); trying at the next", self.video.id, exc)
+            connection.close()
 
     def download_original(self) -> Path:
         if not self.video.original or not default_storage.exists(self.video.original):
@@ -181,19 +191,27 @@ class _Beside:
         except BaseException as exc:
             self._error = exc
 
-    def end(self, *, wait: bool = True) -> None:
-        """Stores what it made and ends its step, raising what it raised: waits for it (begun now
-        if it was not), or with wait=False returns at once while it still runs. Once."""
+    def end(self, *, wait: bool = True) -> object:
+        """Stores what it made (once) and ends its step, raising what it raised: waits for it
+        (begun now if it was not), or with wait=False returns at once while it still runs.
+        Returns what it made: None while it runs, or when it has nothing to make."""
         if wait:
             self.begin()
         if self._thread is None or self._ended or (not wait and self._thread.is_alive()):
-            return
+            return self._made if self._ended else None
         self._thread.join()
+        if self._error is None:
+            try:
+                self._store(self._made)
+            except attempts.DB_FAULTS:
+                raise  # not ended: the next end() stores it again
+            except BaseException as exc:
+                self._error = exc
         self._ended = True
         with self._step:
             if self._error is not None:
                 raise self._error
-            self._store(self._made)
+        return self._made
 
     def __enter__(self) -> _Beside:
         return self
@@ -257,45 +275,45 @@ def _poster(job: _Attempt, src: Path, probe: Probe) -> _Beside:
     )  # fmt: skip
 
 
-def _remux(job: _Attempt, src: Path, probe: Probe, made: set[str]) -> _Beside:
-    """A browser-safe source as it is, a faststart MP4, stored as its rendition and `made`
+def _remux(job: _Attempt, src: Path, probe: Probe) -> _Beside:
+    """A browser-safe source as it is, a faststart MP4, stored as the rendition of its Rung
     (nothing to make for any other source)."""
     remuxed = job.workdir / "remux.mp4"
-
-    def store(rung: pipeline.Rung) -> None:
-        job.store_rendition(rung, remuxed)
-        made.add(rung.label)
-
     make = (lambda: pipeline.remux_faststart(src, probe, remuxed)) if probe.browser_safe else None
-    return _Beside(job, "remux", make, store)
+    return _Beside(job, "remux", make, lambda rung: job.store_rendition(rung, remuxed))
 
 
-def _transcode(
-    job: _Attempt, src: Path, probe: Probe, rungs: list[pipeline.Rung], made: set[str], remux: _Beside
-) -> None:
-    """The ladder as HLS, published as it grows, then the MP4 renditions joined from it (a rung
-    `made` by the remux running beside it keeps that one)."""
+def _transcode(job: _Attempt, src: Path, probe: Probe, rungs: list[pipeline.Rung], remux: _Beside) -> None:
+    """The ladder as HLS, published as it grows, then the MP4 renditions joined from it (the
+    remux running beside it keeps the rung it made)."""
     folder = job.workdir / "hls"
     publisher = HlsPublisher(folder, store=job.store_hls)
     report = job.progress_between(Progress.TRANSCODING, Progress.LADDER)
 
     def on_progress(fraction: float) -> None:
         report(fraction)
-        job.publish(publisher)
-        remux.end(wait=False)
+        with job.meanwhile():
+            job.publish(publisher)
+            remux.end(wait=False)
 
     grid = Grid(0.0, probe.duration, storyboard_interval(probe.duration), *thumb_size(probe.width, probe.height))
     with job.step("transcode"):
         pipeline.transcode(src, probe, rungs, folder, on_progress=on_progress, storyboard=grid)
         job.publish(publisher)  # the ended playlists, after their last segments
         _store_storyboard(job, folder, [(STORYBOARD_FOLDER, grid)])
-        remux.end()
-        for rung in rungs:
-            if rung.label not in made:
-                dest = job.workdir / f"{rung.label}.mp4"
-                pipeline.join_rendition(folder, rung, dest, audio=probe.has_audio)
-                job.store_rendition(rung, dest)
+        _join_renditions(job, folder, probe, rungs, remuxed=remux.end())
         job.beat(Progress.LADDER)
+
+
+def _join_renditions(
+    job: _Attempt, folder: Path, probe: Probe, rungs: list[pipeline.Rung], remuxed: pipeline.Rung | None
+) -> None:
+    """Each rung's MP4 rendition joined from its HLS in `folder` and stored, but the one remuxed."""
+    for rung in rungs:
+        if remuxed is None or rung.label != remuxed.label:
+            dest = job.workdir / f"{rung.label}.mp4"
+            pipeline.join_rendition(folder, rung, dest, audio=probe.has_audio)
+            job.store_rendition(rung, dest)
 
 
 # How often the coordinator looks at its parts while others encode them.
@@ -307,9 +325,7 @@ class PartsFailed(Exception):
     failures may have been crashed workers, not the file)."""
 
 
-def _transcode_in_parts(
-    job: _Attempt, src: Path, probe: Probe, rungs: list[pipeline.Rung], made: set[str], remux: _Beside
-) -> None:
+def _transcode_in_parts(job: _Attempt, src: Path, probe: Probe, rungs: list[pipeline.Rung], remux: _Beside) -> None:
     """A long source's ladder in parts that any video worker takes (domain/videos/chunks.py).
     This attempt encodes the first part (with the whole sound) itself, so the video plays as
     soon as it would whole, and then every part nobody else has taken; it gathers the parts
@@ -340,7 +356,8 @@ def _transcode_in_parts(
         if index is not None:
             done[index] = fraction
         report(sum(done.values()) / len(done))
-        job.publish(publisher)
+        with job.meanwhile():
+            job.publish(publisher)
         if job.hls_playable:
             offer_the_rest()
 
@@ -374,16 +391,12 @@ def _transcode_in_parts(
             time.sleep(PARTS_POLL_SECONDS)
         # A long source plays by HLS as soon as a short one does, so its remux (seconds of
         # copying at this length) waits for the join.
-        remux.end()
+        remuxed = remux.end()
         with job.step("join"):
             job.publish(publisher)
             spans = [(f"{STORYBOARD_FOLDER}/{PART_FOLDER.format(index=c.index)}", part_grid(c, probe)) for c in plan]
             _store_storyboard(job, folder, spans, sheets=False)
-            for rung in rungs:
-                if rung.label not in made:
-                    dest = job.workdir / f"{rung.label}.mp4"
-                    pipeline.join_rendition(folder, rung, dest, audio=probe.has_audio)
-                    job.store_rendition(rung, dest)
+            _join_renditions(job, folder, probe, rungs, remuxed)
             job.beat(Progress.LADDER)
     finally:
         chunks.chunks_drop(claim=job.claim)
@@ -458,16 +471,15 @@ def _run(job: _Attempt) -> None:
     with job.step("probe"):
         probe = probe_file(src)
     ladder = pipeline.ladder(probe)
-    made: set[str] = set()
-    with _poster(job, src, probe) as poster, _remux(job, src, probe, made) as remux:
+    with _poster(job, src, probe) as poster, _remux(job, src, probe) as remux:
         job.when_playable = poster.begin
         if probe.duration > settings.VIDEO_CHUNKED_FROM:
-            _transcode_in_parts(job, src, probe, ladder, made, remux)
+            _transcode_in_parts(job, src, probe, ladder, remux)
         else:
             # A rendition within a second, made beside the ladder's first segments.
             remux.begin()
             job.beat(Progress.TRANSCODING)
-            _transcode(job, src, probe, ladder, made, remux)
+            _transcode(job, src, probe, ladder, remux)
         poster.end()
     # The ladder names the renditions a video keeps; a remux outside it (a 4K source) served
     # only for instant playback.

@@ -55,7 +55,7 @@ PROGRESS_EVERY_SECONDS = 2.0
 # After a database error a beat is tried again this soon, then twice as late each time, up to
 # HEARTBEAT_SECONDS: a dropped connection is replaced at once, a server restart is waited out.
 DB_RETRY_FIRST_SECONDS = 0.5
-_DB_FAULTS = (DatabaseError, InterfaceError)
+DB_FAULTS = (DatabaseError, InterfaceError)
 _DETAIL_MAX = 2000
 
 
@@ -74,7 +74,7 @@ def video_beat(*, claim: Claim, progress: float | None = None) -> bool | None:
     would keep reusing the broken one)."""
     try:
         return Video.beat(claim.video_id, claim.token, None if progress is None else round(progress))
-    except _DB_FAULTS as exc:
+    except DB_FAULTS as exc:
         log.warning("video %s: could not beat (%s); trying again on a new connection", claim.video_id, exc)
         connection.close()
         return None
@@ -111,13 +111,16 @@ class Heartbeat:
 @contextmanager
 def _claimed_row(claim: Claim, stored: str | None = None) -> Iterator[None]:
     """Hold the video row while the attempt still owns it; ClaimLost otherwise, removing the file
-    it had just `stored` (nothing refers to it)."""
-    with transaction.atomic():
-        if not Video.lock_if_claimed(claim.video_id, claim.token):
-            if stored:
-                default_storage.delete(stored)
-            raise ClaimLost(claim.video_id)
-        yield
+    it had just `stored`, as on any failure (nothing refers to it then)."""
+    try:
+        with transaction.atomic():
+            if not Video.lock_if_claimed(claim.video_id, claim.token):
+                raise ClaimLost(claim.video_id)
+            yield
+    except BaseException:
+        if stored:
+            default_storage.delete(stored)
+        raise
 
 
 def video_step_begin(*, claim: Claim, step: str) -> int:

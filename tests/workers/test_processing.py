@@ -23,7 +23,7 @@ import requests
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 from django.utils import timezone
 
@@ -479,8 +479,7 @@ def test_a_lost_claim_seen_in_ffmpeg_s_progress_stops_it(alice, clip, monkeypatc
     thief.start()
     # No heartbeat thread here: only the progress callback can notice.
     with pytest.raises(attempts.ClaimLost):
-        made: set[str] = set()
-        worker._transcode(job, src, source, pipeline.ladder(source), made, worker._remux(job, src, source, made))
+        worker._transcode(job, src, source, pipeline.ladder(source), worker._remux(job, src, source))
     thief.join()
     assert list(job.workdir.iterdir()) == [], "ffmpeg was stopped mid-run and its partial output removed"
     assert JobStep.objects.get(video=video, step="transcode").reason == attempts.CLAIM_LOST
@@ -802,3 +801,30 @@ def test_a_vp9_upload_plays_as_hls_over_http_while_it_is_still_processing(client
     assert done["status"] == "ready" and done["hls_url"].split("?")[0] == body["hls_url"].split("?")[0]
     ended = requests.get(site + playlist_uris(requests.get(site + done["hls_url"], timeout=10).text)[1], timeout=10)
     assert ended.text.rstrip().endswith("#EXT-X-ENDLIST")
+
+
+def test_a_database_fault_in_a_progress_report_is_tried_again_at_the_next(alice, clip, monkeypatch, live_db):
+    faults = {"video_hls_playable": 1, "video_store_rendition": 1}
+
+    def failing_once(name):
+        real = getattr(attempts, name)
+
+        def call(**kwargs):
+            if faults[name]:
+                faults[name] -= 1
+                raise OperationalError("server closed the connection unexpectedly")
+            return real(**kwargs)
+
+        return call
+
+    for name in faults:
+        monkeypatch.setattr(attempts, name, failing_once(name))
+    video = add_video(alice, clip("phone.mp4", seconds=8, width=640, height=360))
+    worker.video_process(video_id=video.id)
+    video = Video.objects.get(id=video.id)
+    assert faults == {"video_hls_playable": 0, "video_store_rendition": 0}, "both met their fault"
+    assert (video.status, video.error, video.hls_playlist != "") == ("ready", "", True)
+    assert all(outcome == "ok" for _, _, outcome in steps(video))
+    assert sorted(video.renditions.values_list("label", flat=True)) == ["360p"]
+    stored_renditions = [n for n in stored(video) if "/360p-" in n]
+    assert len(stored_renditions) == 1, "the rendition stored before the fault was removed"
