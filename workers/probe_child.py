@@ -58,10 +58,11 @@ def facts(path: str) -> dict:
     found.update(_scan(av.open(path, options=options)))
     # The average is frames over duration: a file joined from clips, or with a gap, averages a
     # little under its real rate, and converting to that would drop a frame every few seconds.
-    # Near the average, the frames' most common duration says the rate.
-    typical = found.pop("typical_fps")
-    if typical and abs(typical - found["fps"]) < found["fps"] / 50:
-        found["fps"] = typical
+    # Near the average, the frames' most common duration says the rate, unless that duration,
+    # rounded to its time base's ticks, allows the average too (the average is then the finer).
+    typical, fps = found.pop("typical_fps"), found["fps"]
+    if typical and not typical["low"] <= fps <= typical["high"] and abs(typical["fps"] - fps) < fps / 50:
+        found["fps"] = typical["fps"]
     return found
 
 
@@ -92,9 +93,21 @@ def _scan(container) -> dict:
         start = (container.start_time or 0) / 1_000_000
         stream_ends = (float(ends[s.index] * s.time_base) for s in container.streams if s.index in ends)
         end = max(stream_ends, default=start)
-    common = durations.most_common(1)
-    typical = round(1 / float(common[0][0] * video.time_base), 3) if common else None
-    return {"scanned_duration": end - start, "video_packets": video_packets, "demux_error": error, "typical_fps": typical}
+    return {"scanned_duration": end - start, "video_packets": video_packets, "demux_error": error,
+            "typical_fps": _typical_fps(durations, video.time_base)}
+
+
+def _typical_fps(durations: Counter[int], time_base) -> dict | None:
+    """The rate of the frames' most common duration, and the range of rates that duration allows:
+    a coarse time base rounds every duration to a tick (30 fps in WebM's milliseconds is 33, or a
+    mix of 33 and 34, which are averaged; durations further off, such as a gap, are left out)."""
+    if not durations:
+        return None
+    common = durations.most_common(1)[0][0]
+    near = {duration: n for duration, n in durations.items() if abs(duration - common) <= 1}
+    mean = sum(duration * n for duration, n in near.items()) / sum(near.values())
+    rate = 1 / float(time_base)
+    return {"fps": round(rate / mean, 3), "low": rate / (mean + 0.5), "high": rate / max(0.5, mean - 0.5)}
 
 
 if __name__ == "__main__":

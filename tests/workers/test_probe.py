@@ -196,3 +196,15 @@ def test_a_file_joined_from_clips_keeps_its_real_frame_rate(clip, ffmpeg, tmp_pa
     run_ffmpeg("-stream_loop", "4", "-i", str(one), "-c", "copy", str(joined))
     assert probe_file(one).fps == 25.0
     assert probe_file(joined).fps == 25.0
+
+
+@pytest.mark.parametrize("rate, fps", [("30", 30.0), ("30000/1001", 29.97)])
+def test_a_webm_keeps_its_frame_rate_through_millisecond_timestamps(tmp_path, ffmpeg, rate, fps):
+    # Matroska counts in milliseconds: every frame of 30 fps lasts "33", which alone says 30.3 fps;
+    # converting to that would repeat a frame every three seconds of a browser's recording.
+    take = tmp_path / "take.webm"
+    run_ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate={rate}", "-t", "2",
+        "-c:v", "libvpx", "-deadline", "realtime", "-b:v", "500k", str(take),
+    )  # fmt: skip
+    assert probe_file(take).fps == fps
