@@ -27,6 +27,9 @@ if DEBUG:
     )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[".herokuapp.com", "localhost", "127.0.0.1"])
+# No guess at the address in production: bin/deploy-heroku-container sets the app's web URL, and
+# without it the mails carry paths.
+SITE_URL = env("SITE_URL", default="")
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Heroku Postgres requires TLS; a local server without TLS sets DATABASE_SSLMODE=disable.

@@ -8,6 +8,7 @@ never takes the row with it.
 from __future__ import annotations
 
 import logging
+from urllib.parse import urljoin
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -49,12 +50,17 @@ def notification_mail(*, notification_id: int) -> bool:
         return False
     send_mail(
         subject=f"Practika: {notification.text}"[:200],
-        message=f"{notification.text}\n\nOpen it in Practika: {notification.url}\n",
+        message=f"{notification.text}\n\nOpen it in Practika: {link(notification.url)}\n",
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[notification.user.email],
     )
     Notification.objects.filter(id=notification_id, mailed_at=None).update(mailed_at=timezone.now())
     return True
+
+
+def link(path: str) -> str:
+    """The path as a link that works outside the site (a mail), when SITE_URL says where it is."""
+    return urljoin(settings.SITE_URL, path) if settings.SITE_URL else path
 
 
 def notifications_mark_read(*, user, ids: list[int] | None = None, every: bool = False) -> int:

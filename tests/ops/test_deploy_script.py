@@ -103,7 +103,7 @@ def test_the_first_deploy_makes_every_call_in_order(platform):
         "addons:create heroku-redis:mini",
         "addons:wait",
         "config",
-        "config:set DJANGO_SETTINGS_MODULE SECRET_KEY",
+        "config:set DJANGO_SETTINGS_MODULE SECRET_KEY SITE_URL",
         "status",
         "rev-parse",
         "ls-remote",
@@ -116,6 +116,7 @@ def test_the_first_deploy_makes_every_call_in_order(platform):
     app = platform.state["apps"][APP]
     assert app["stack"] == "container"
     assert app["formation"] == {"web": 1, "worker": 1, "beat": 1}
+    assert app["config"]["SITE_URL"] == platform.state["web_url"].rstrip("/"), "the links in mails"
     assert app["releases"][-1]["status"] == "succeeded" and app["releases"][-1]["current"]
     assert "smoke: 7 of 7 checks pass" in result.stdout
 

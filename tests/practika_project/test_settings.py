@@ -26,10 +26,12 @@ print(json.dumps({
     "debug": settings.DEBUG, "static": settings.STORAGES["staticfiles"]["BACKEND"],
     "media": settings.STORAGES["default"]["BACKEND"],
     "proxies": settings.REST_FRAMEWORK["NUM_PROXIES"], "login_limit": settings.AXES_FAILURE_LIMIT,
+    "site_url": settings.SITE_URL,
 }))
 """
 
-CLEAN = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG")}
+UNSET = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "PORT", "SITE_URL")
+CLEAN = {k: v for k, v in os.environ.items() if k not in UNSET}
 
 
 def run(module: str, code: str = DUMP, **env: str) -> subprocess.CompletedProcess:
@@ -60,6 +62,14 @@ def test_development_needs_no_service():
     assert s["cache"].endswith("FileBasedCache")
     assert s["broker"].startswith("filesystem://")
     assert s["debug"] is True
+    assert s["site_url"] == "http://127.0.0.1:8000", "where make run answers"
+
+
+def test_the_site_url_is_never_guessed_in_production():
+    assert settings_of("practika_project.settings", PORT="8123")["site_url"] == "http://127.0.0.1:8123"
+    assert settings_of("practika_project.production", **PROD)["site_url"] == "", "not the development address"
+    given = settings_of("practika_project.production", **PROD, SITE_URL="https://practika.example.org")
+    assert given["site_url"] == "https://practika.example.org"
 
 
 def test_postgres_gets_persistent_connections_and_sslmode():

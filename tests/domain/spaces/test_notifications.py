@@ -14,7 +14,7 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 
 from domain.spaces.models import Notification
-from domain.spaces.notifications import MAIL_TASK, notification_mail
+from domain.spaces.notifications import MAIL_TASK, link, notification_mail
 from practika_project.celery import app as celery_app
 from tests.practice import practice_story
 
@@ -47,10 +47,21 @@ def test_a_mail_is_sent_once_and_only_to_people_with_an_address(settings):
     assert notification_mail(notification_id=coach_note.pk) is True
     assert notification_mail(notification_id=coach_note.pk) is False, "a retried task sends nothing twice"
     assert [m.to for m in mail.outbox] == [["carla@example.com"]]
-    assert coach_note.text in mail.outbox[0].subject and coach_note.url in mail.outbox[0].body
+    assert coach_note.text in mail.outbox[0].subject
+    assert f"{settings.SITE_URL}{coach_note.url}" in mail.outbox[0].body, "a link a mail reader can open"
     # Max has no address; the notification stays his, with no mail.
     silent = Notification.objects.create(user=story.member, kind="comment", text="x", url="/videos/x/")
     assert notification_mail(notification_id=silent.pk) is False and len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_mail_links_to_where_the_site_answers(settings):
+    settings.SITE_URL = "https://practika.example.org/"
+    note = practice_story().coach.notifications.first()
+    notification_mail(notification_id=note.pk)
+    assert f"Open it in Practika: https://practika.example.org{note.url}\n" in mail.outbox[0].body
+    settings.SITE_URL = ""  # production without it: the path, as the API gives it
+    assert link(note.url) == note.url
 
 
 @pytest.mark.django_db
