@@ -21,6 +21,10 @@ from bench.report import Result, missing
 from bench.users import UPLOADER, bench_token
 
 POLL = 0.05
+# Once it plays, the API is asked less often: 20 requests a second to the web process on the same
+# two cores would take CPU from the transcode the bench times (the watch page asks every 1.5 s).
+# The later figures (ready, and a first rendition that comes with it) are then within this.
+POLL_AFTER_PLAYABLE = 0.25
 TIMEOUT = 600
 # HLS is playable within seconds of the upload or not at all (a pipeline without it): waiting for
 # a long source to be ready would only tell that slowly.
@@ -134,8 +138,9 @@ class Timeline:
 
 
 def process(web: Proc, worker: Proc, src: Path, token: str, *, until_ready: bool = True) -> tuple[str, Timeline]:
-    """Uploads src, then polls the API every POLL s until the video is ready (or, with
-    until_ready=False, first playable by HLS, or ready or FIRST_PLAYABLE_TIMEOUT s without it)."""
+    """Uploads src, then polls the API every POLL s until it plays by HLS, then every
+    POLL_AFTER_PLAYABLE s until the video is ready (or, with until_ready=False, until it plays by
+    HLS, is ready, or FIRST_PLAYABLE_TIMEOUT s pass without either)."""
     cpu = cpu_seconds(process_tree(worker.popen.pid))
     video_id, uploaded = _upload(web, src, token)
     session, player = requests.Session(), requests.Session()  # a player sends no API token
@@ -159,7 +164,7 @@ def process(web: Proc, worker: Proc, src: Path, token: str, *, until_ready: bool
             return video_id, found
         if video["status"] == "failed":
             raise RuntimeError(f"the video failed: {video['error']}")
-        time.sleep(POLL)
+        time.sleep(POLL if found.first_hls is None else POLL_AFTER_PLAYABLE)
     if not until_ready:
         return video_id, found
     raise RuntimeError(f"the video was not ready within {TIMEOUT} s")
