@@ -37,7 +37,7 @@ lock: $(VENV)/.test
 run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py setup_periodic_tasks
-	PATH="$(BIN):$$PATH" $(BIN)/honcho start --port $(PORT) web worker beat
+	PATH="$(BIN):$$PATH" SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" $(BIN)/honcho start --port $(PORT) web worker beat
 
 test: $(VENV)/.test
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \

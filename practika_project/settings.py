@@ -269,8 +269,9 @@ HEALTH_ALERT_WEBHOOK_URL = env("HEALTH_ALERT_WEBHOOK_URL", default="")
 ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
 SERVER_EMAIL = env("SERVER_EMAIL", default="practika@localhost")
 DEFAULT_FROM_EMAIL = SERVER_EMAIL  # notifications' mails come from the same sender
-# Where the site answers, for the links in notification mails (a mail cannot follow a path).
-SITE_URL = env("SITE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
+# Where the site answers, for the links in notification mails (a mail cannot follow a path);
+# `make run` sets it from its PORT (honcho gives each process a PORT of its own).
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 # smtp+tls://user:password@host:587 in production; mail is printed to stdout by default.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.5)
