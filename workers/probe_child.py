@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from array import array
 from collections import Counter
 
 import av
@@ -58,11 +59,11 @@ def facts(path: str) -> dict:
     found.update(_scan(av.open(path, options=options)))
     # The average is frames over duration: a file joined from clips, or with a gap, averages a
     # little under its real rate, and converting to that would drop a frame every few seconds.
-    # Near the average, the frames' most common duration says the rate, unless that duration,
-    # rounded to its time base's ticks, allows the average too (the average is then the finer).
+    # Near the average, the frames' most common spacing says the rate; where the two agree within
+    # 0.1 % the average stays (counted in whole ticks, the spacing is the coarser of the two).
     typical, fps = found.pop("typical_fps"), found["fps"]
-    if typical and not typical["low"] <= fps <= typical["high"] and abs(typical["fps"] - fps) < fps / 50:
-        found["fps"] = typical["fps"]
+    if typical and fps / 1000 < abs(typical - fps) < fps / 50:
+        found["fps"] = typical
     return found
 
 
@@ -77,7 +78,7 @@ def _scan(container) -> dict:
         video = _pictures(container)[0]
         ends: dict[int, int] = {}  # stream index -> latest pts + duration, in its time base
         video_packets, error = 0, False
-        durations: Counter[int] = Counter()
+        stamps = array("q")  # the video frames' presentation times
         try:
             for packet in container.demux():
                 stamp = packet.pts if packet.pts is not None else packet.dts
@@ -86,28 +87,29 @@ def _scan(container) -> dict:
                 index = packet.stream.index
                 ends[index] = max(ends.get(index, stamp), stamp + (packet.duration or 0))
                 video_packets += index == video.index
-                if index == video.index and packet.duration:
-                    durations[packet.duration] += 1
+                if index == video.index and packet.pts is not None:
+                    stamps.append(packet.pts)
         except av.FFmpegError:
             error = True
         start = (container.start_time or 0) / 1_000_000
         stream_ends = (float(ends[s.index] * s.time_base) for s in container.streams if s.index in ends)
         end = max(stream_ends, default=start)
     return {"scanned_duration": end - start, "video_packets": video_packets, "demux_error": error,
-            "typical_fps": _typical_fps(durations, video.time_base)}
+            "typical_fps": _typical_fps(stamps, video.time_base)}
 
 
-def _typical_fps(durations: Counter[int], time_base) -> dict | None:
-    """The rate of the frames' most common duration, and the range of rates that duration allows:
-    a coarse time base rounds every duration to a tick (30 fps in WebM's milliseconds is 33, or a
-    mix of 33 and 34, which are averaged; durations further off, such as a gap, are left out)."""
-    if not durations:
+def _typical_fps(stamps: array, time_base) -> float | None:
+    """The rate of the most common spacing of the frames. The spacings within a tick of it are
+    averaged: a coarse time base rounds each time (30 fps in WebM's milliseconds is 33, 33, 34),
+    which no single duration shows; wider ones, such as a gap, are left out."""
+    stamps = sorted(stamps)  # in decoding order, B-frames show out of order
+    spacings = Counter(b - a for a, b in zip(stamps, stamps[1:]) if b > a)
+    if not spacings:
         return None
-    common = durations.most_common(1)[0][0]
-    near = {duration: n for duration, n in durations.items() if abs(duration - common) <= 1}
-    mean = sum(duration * n for duration, n in near.items()) / sum(near.values())
-    rate = 1 / float(time_base)
-    return {"fps": round(rate / mean, 3), "low": rate / (mean + 0.5), "high": rate / max(0.5, mean - 0.5)}
+    common = spacings.most_common(1)[0][0]
+    near = {spacing: n for spacing, n in spacings.items() if abs(spacing - common) <= 1}
+    mean = sum(spacing * n for spacing, n in near.items()) / sum(near.values())
+    return round(1 / float(mean * time_base), 3)
 
 
 if __name__ == "__main__":
