@@ -102,8 +102,8 @@ def _typical_fps(stamps: array, time_base) -> float | None:
     """The rate of the most common spacing of the frames. The spacings within a tick of it are
     averaged: a coarse time base rounds each time (30 fps in WebM's milliseconds is 33, 33, 34),
     which no single duration shows; wider ones, such as a gap, are left out."""
-    stamps = sorted(stamps)  # in decoding order, B-frames show out of order
-    spacings = Counter(b - a for a, b in zip(stamps, stamps[1:]) if b > a)
+    shown = sorted(stamps)  # in decoding order, B-frames show out of order
+    spacings = Counter(b - a for a, b in zip(shown, shown[1:]) if b > a)
     if not spacings:
         return None
     common = spacings.most_common(1)[0][0]
